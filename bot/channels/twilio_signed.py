@@ -1,0 +1,289 @@
+"""Twilio WhatsApp channel that verifies X-Twilio-Signature (Rasa's built-in one does not).
+
+Webhook: /webhooks/twilio_whatsapp/webhook. Unsigned or forged requests get 403; real
+ones are acknowledged with empty TwiML at once and answered in the background through
+Twilio's REST API. WhatsApp via Twilio has no native buttons without approved content
+templates, so buttons become numbered choices and a reply "2" maps back to a payload.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.common import (
+    button_payload,
+    button_title,
+    log_id,
+    require,
+    safe_traceback,
+    setting,
+    split_text,
+)
+from bot.channels.dedupe import BackgroundTasks, Deduplicator, KeyedLocks, TTLCache
+from bot.channels.http_retry import HttpSender, RetryPolicy
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.twilio.com"
+BODY_LIMIT = 1600  # Twilio's maximum body length for one WhatsApp message
+MAX_CHOICES = 10
+UNSUPPORTED_TEXT = "Maaf, aku baru bisa membaca pesan teks. Silakan ketik pertanyaanmu ya 🙂"
+CHOICE_HINT = "Balas dengan angka pilihanmu ya."
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+_CHOICE_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+
+def compute_signature(auth_token: str, url: str, params: Mapping[str, list[str]]) -> str:
+    """Twilio's scheme: base64(HMAC-SHA1(token, url + sorted name+value pairs))."""
+    data = url
+    for name in sorted(params):
+        for value in sorted(params[name]):
+            data += name + value
+    digest = hmac.new(auth_token.encode("utf-8"), data.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _url_variants(url: str) -> list[str]:
+    """The URL as given plus with/without the default port (Twilio may sign either)."""
+    parts = urlsplit(url)
+    variants = [url]
+    default_port = {"https": 443, "http": 80}.get(parts.scheme)
+    host = parts.hostname or ""
+    if default_port is None or not host:
+        return variants
+    if parts.port is None:
+        netloc = f"{host}:{default_port}"
+    elif parts.port == default_port:
+        netloc = host
+    else:
+        return variants
+    if parts.username:
+        netloc = f"{parts.username}:{parts.password or ''}@{netloc}"
+    variants.append(urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))
+    return variants
+
+
+def verify_signature(
+    auth_token: str, url: str, params: Mapping[str, list[str]], signature: str | None
+) -> bool:
+    """Constant-time check of X-Twilio-Signature for a form POST."""
+    if not signature or not auth_token:
+        return False
+    return any(
+        hmac.compare_digest(compute_signature(auth_token, candidate, params), signature.strip())
+        for candidate in _url_variants(url)
+    )
+
+
+def render_choices(text: str, buttons: list[dict[str, Any]]) -> str:
+    """Text plus "1. …\\n2. …" so users can answer with a number."""
+    lines = [f"{i}. {button_title(b)}" for i, b in enumerate(buttons, start=1)]
+    parts = [p for p in ((text or "").strip(), "\n".join(lines), CHOICE_HINT) if p]
+    return "\n\n".join(parts)
+
+
+class TwilioSignedOutput(OutputChannel):
+    """Sends WhatsApp messages through Twilio's Messages REST endpoint."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "twilio_whatsapp"
+
+    def __init__(
+        self,
+        api_url: str,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        sender: HttpSender,
+        choices: TTLCache[str, list[str]],
+    ) -> None:
+        self.url = f"{api_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self.auth = aiohttp.BasicAuth(account_sid, auth_token)
+        self.from_number = from_number
+        self.sender = sender
+        self.choices = choices
+
+    async def _post(self, recipient_id: str, fields: dict[str, str]) -> bool:
+        result = await self.sender.post(
+            self.url,
+            data={"From": self.from_number, "To": recipient_id, **fields},
+            auth=self.auth,
+            log_name=f"twilio send to {log_id(recipient_id)}",
+        )
+        return result.ok
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        for chunk in split_text(text, BODY_LIMIT):
+            await self._post(recipient_id, {"Body": chunk})
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        buttons = [b for b in buttons if button_title(b)][:MAX_CHOICES]
+        if not buttons:
+            await self.send_text_message(recipient_id, text or "")
+            return
+        self.choices.set(recipient_id, [button_payload(b) for b in buttons])
+        await self.send_text_message(recipient_id, render_choices(text, buttons))
+
+    async def send_quick_replies(
+        self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_text_with_buttons(recipient_id, text, quick_replies)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self._post(recipient_id, {"MediaUrl": image})
+
+
+class TwilioSignedInput(InputChannel):
+    """Twilio WhatsApp input channel (``bot.channels.twilio_signed.TwilioSignedInput``)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "twilio_whatsapp"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> TwilioSignedInput:
+        values = {
+            "TWILIO_ACCOUNT_SID": setting(credentials, "account_sid", "TWILIO_ACCOUNT_SID"),
+            "TWILIO_AUTH_TOKEN": setting(credentials, "auth_token", "TWILIO_AUTH_TOKEN"),
+            "TWILIO_WHATSAPP_NUMBER": setting(credentials, "whatsapp_number",
+                                              "TWILIO_WHATSAPP_NUMBER"),
+        }
+        require(cls.name(), values)
+        number = values["TWILIO_WHATSAPP_NUMBER"] or ""
+        if not number.startswith("whatsapp:"):
+            number = f"whatsapp:{number}"
+        retry = RetryPolicy(
+            base_delay=float(setting(credentials, "retry_base_delay",
+                                     "TWILIO_RETRY_BASE_DELAY", "0.5") or 0.5),
+        )
+        return cls(
+            account_sid=values["TWILIO_ACCOUNT_SID"] or "",
+            auth_token=values["TWILIO_AUTH_TOKEN"] or "",
+            whatsapp_number=number,
+            api_url=setting(credentials, "api_url", "TWILIO_API_URL", DEFAULT_API_URL)
+            or DEFAULT_API_URL,
+            webhook_url=setting(credentials, "webhook_url", "TWILIO_WEBHOOK_URL"),
+            retry_policy=retry,
+        )
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        whatsapp_number: str,
+        api_url: str = DEFAULT_API_URL,
+        webhook_url: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.whatsapp_number = whatsapp_number
+        self.api_url = api_url
+        self.webhook_url = webhook_url
+        self.sender = HttpSender(retry_policy)
+        self.dedupe = Deduplicator(max_size=20_000, ttl=2 * 24 * 3600)
+        self.choices: TTLCache[str, list[str]] = TTLCache(max_size=50_000, ttl=24 * 3600)
+        self.tasks = BackgroundTasks()
+        self.locks = KeyedLocks()
+
+    def get_output_channel(self) -> TwilioSignedOutput:
+        return TwilioSignedOutput(self.api_url, self.account_sid, self.auth_token,
+                                  self.whatsapp_number, self.sender, self.choices)
+
+    def signing_url(self, request: Request) -> str:
+        """Public URL Twilio signed: TWILIO_WEBHOOK_URL behind a proxy, else request URL."""
+        if self.webhook_url:
+            if request.query_string and "?" not in self.webhook_url:
+                return f"{self.webhook_url}?{request.query_string}"
+            return self.webhook_url
+        return request.url
+
+    def map_choice(self, user: str, text: str) -> str:
+        """A bare number answering our last numbered list becomes that button's payload."""
+        match = _CHOICE_RE.match(text)
+        payloads = self.choices.get(user)
+        if not match or not payloads:
+            return text
+        index = int(match.group(1)) - 1
+        if 0 <= index < len(payloads):
+            self.choices.pop(user)
+            return payloads[index]
+        return text
+
+    async def _handle(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]], form: dict[str, str]
+    ) -> None:
+        user = form.get("From", "")
+        who = log_id(user)
+        async with self.locks.hold(user):
+            try:
+                out = self.get_output_channel()
+                text = (form.get("ButtonPayload") or form.get("Body") or "").strip()
+                if not text:
+                    logger.info("twilio: non-text message (media=%s) from %s",
+                                form.get("NumMedia", "0"), who)
+                    await out.send_text_message(user, UNSUPPORTED_TEXT)
+                    return
+                text = self.map_choice(user, text)
+                await on_new_message(UserMessage(
+                    text, out, user, input_channel=self.name(),
+                    message_id=form.get("MessageSid") or None,
+                    metadata={"channel": self.name()},
+                ))
+            except Exception as exc:  # background task: log, never crash the server
+                logger.error("twilio: failed to handle message from %s: %s", who,
+                             type(exc).__name__)
+                logger.debug("twilio: %s", safe_traceback(exc))
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint(f"twilio_whatsapp_webhook_{id(self)}", __name__)
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            # Parse the raw body ourselves: Twilio signs blank values too (e.g. Body=
+            # on media messages) and Sanic's request.form drops them.
+            try:
+                params = parse_qs((request.body or b"").decode("utf-8"),
+                                  keep_blank_values=True)
+            except UnicodeDecodeError:
+                params = {}
+            url = self.signing_url(request)
+            if not verify_signature(self.auth_token, url, params,
+                                    request.headers.get("X-Twilio-Signature")):
+                logger.warning("twilio: rejected webhook with missing/invalid signature")
+                return response.text("invalid signature", status=403)
+            form = {k: v[0] for k, v in params.items() if v}
+            if not form.get("From"):
+                logger.info("twilio: signed request without sender ignored")
+            elif self.dedupe.first_time(form.get("MessageSid")):
+                self.tasks.spawn(self._handle(on_new_message, form))
+            else:
+                logger.info("twilio: duplicate delivery of a message ignored")
+            return response.text(EMPTY_TWIML, content_type="text/xml")
+
+        @bp.listener("after_server_stop")
+        async def close_session(*_: Any) -> None:
+            await self.tasks.drain(timeout=5)
+            await self.sender.close()
+
+        return bp

@@ -1,0 +1,429 @@
+"""WhatsApp Cloud API channel (Meta Graph API) for the Rasa server.
+
+Webhook: /webhooks/whatsapp/webhook. GET answers Meta's verification handshake; POST
+is checked against X-Hub-Signature-256, acknowledged at once (Meta retries slow
+webhooks) and processed in the background, once per message id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.common import (
+    button_payload,
+    button_title,
+    log_id,
+    require,
+    safe_traceback,
+    setting,
+    split_text,
+    truncate,
+)
+from bot.channels.dedupe import BackgroundTasks, Deduplicator, KeyedLocks, TTLCache
+from bot.channels.http_retry import HttpSender, RetryPolicy
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
+TEXT_LIMIT = 4096
+INTERACTIVE_BODY_LIMIT = 1024
+REPLY_BUTTON_MAX = 3
+REPLY_TITLE_LIMIT = 20
+REPLY_ID_LIMIT = 256
+LIST_ROW_MAX = 10
+LIST_TITLE_LIMIT = 24
+LIST_DESCRIPTION_LIMIT = 72
+LIST_ROW_ID_LIMIT = 200
+SERVICE_WINDOW_SECONDS = 24 * 3600
+
+UNSUPPORTED_TEXT = "Maaf, aku baru bisa membaca pesan teks. Silakan ketik pertanyaanmu ya 🙂"
+CHOOSE_TEXT = "Pilih salah satu ya:"
+LIST_BUTTON_LABEL = "Lihat pilihan"
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """Only the dict items of a list: webhook payloads are untrusted input."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def verify_signature(app_secret: str, body: bytes, header: str | None) -> bool:
+    """Check ``X-Hub-Signature-256: sha256=<hex>`` over the raw body (constant time)."""
+    if not header or not app_secret:
+        return False
+    method, _, received = header.strip().partition("=")
+    if method.lower() != "sha256" or not received:
+        return False
+    expected = hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, received.strip().lower())
+
+
+def _reply_to_text(reply: dict[str, Any]) -> str | None:
+    """Button/list reply -> Rasa input: the id if it is a Rasa payload, else the title."""
+    reply_id = str(reply.get("id") or reply.get("payload") or "").strip()
+    if reply_id.startswith("/"):
+        return reply_id
+    title = str(reply.get("title") or reply.get("text") or "").strip()
+    return title or reply_id or None
+
+
+def extract_text(message: dict[str, Any]) -> str | None:
+    """Text to hand to Rasa for a supported message, or None for unsupported types."""
+    kind = message.get("type")
+    if kind == "text":
+        return (message.get("text") or {}).get("body") or None
+    if kind == "interactive":
+        interactive = message.get("interactive") or {}
+        reply = interactive.get("button_reply") or interactive.get("list_reply")
+        return _reply_to_text(reply) if reply else None
+    if kind == "button":  # quick-reply button on a template (e.g. the hand-off follow-up)
+        return _reply_to_text(message.get("button") or {})
+    return None
+
+
+class ServiceWindow:
+    """Remembers each user's last inbound message to respect WhatsApp's 24-hour rule.
+
+    Outside the window Meta only accepts pre-approved template messages.
+    """
+
+    def __init__(self, window: float = SERVICE_WINDOW_SECONDS, max_users: int = 100_000) -> None:
+        self.window = window
+        self._last_inbound: TTLCache[str, float] = TTLCache(max_size=max_users, ttl=window * 2)
+        self._template_sent: TTLCache[str, bool] = TTLCache(max_size=max_users, ttl=window * 2)
+
+    def record_inbound(self, user: str, at: float | None = None) -> None:
+        now = time.time()
+        at = now if at is None else min(at, now)
+        previous = self._last_inbound.get(user)
+        if previous is None or at > previous:
+            self._last_inbound.set(user, at)
+        self._template_sent.pop(user)
+
+    def is_open(self, user: str) -> bool:
+        last = self._last_inbound.get(user)
+        return last is not None and time.time() - last < self.window
+
+    def claim_template(self, user: str) -> bool:
+        """True once per closed window: one template invites the user back, no spam."""
+        if user in self._template_sent:
+            return False
+        self._template_sent.set(user, True)
+        return True
+
+
+class WhatsAppOutput(OutputChannel):
+    """Sends replies through the Graph API ``/{phone_number_id}/messages`` endpoint."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "whatsapp"
+
+    def __init__(
+        self,
+        api_url: str,
+        phone_number_id: str,
+        access_token: str,
+        sender: HttpSender,
+        window: ServiceWindow,
+        template_name: str | None = None,
+        template_lang: str = "id",
+    ) -> None:
+        self.url = f"{api_url.rstrip('/')}/{phone_number_id}/messages"
+        self.access_token = access_token
+        self.sender = sender
+        self.window = window
+        self.template_name = template_name
+        self.template_lang = template_lang
+
+    async def _post(self, recipient_id: str, payload: dict[str, Any]) -> bool:
+        body = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                "to": recipient_id, **payload}
+        result = await self.sender.post(
+            self.url,
+            json=body,
+            headers={"Authorization": f"Bearer {self.access_token}"},
+            log_name=f"whatsapp send {payload.get('type')} to {log_id(recipient_id)}",
+        )
+        return result.ok
+
+    async def _send(self, recipient_id: str, payload: dict[str, Any]) -> bool:
+        """Send ``payload``, or the hand-off template when the 24 h window is closed."""
+        if self.window.is_open(recipient_id):
+            return await self._post(recipient_id, payload)
+        if not self.template_name:
+            logger.error(
+                "whatsapp: 24h window closed for %s and WHATSAPP_HANDOFF_TEMPLATE is not "
+                "set; message dropped", log_id(recipient_id),
+            )
+            return False
+        if not self.window.claim_template(recipient_id):
+            logger.info("whatsapp: template already sent to %s in this closed window",
+                        log_id(recipient_id))
+            return False
+        logger.info("whatsapp: 24h window closed for %s, sending template",
+                    log_id(recipient_id))
+        return await self._post(
+            recipient_id,
+            {"type": "template",
+             "template": {"name": self.template_name,
+                          "language": {"code": self.template_lang}}},
+        )
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        for chunk in split_text(text, TEXT_LIMIT):
+            await self._send(recipient_id, {"type": "text",
+                                            "text": {"body": chunk, "preview_url": False}})
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        buttons = [b for b in buttons if button_title(b)][:LIST_ROW_MAX]
+        if not buttons:
+            await self.send_text_message(recipient_id, text)
+            return
+        text = (text or "").strip()
+        body = text
+        if not text or len(text) > INTERACTIVE_BODY_LIMIT:
+            # Interactive bodies are capped at 1024 chars: send the long text first.
+            if text:
+                await self.send_text_message(recipient_id, text)
+            body = CHOOSE_TEXT
+        await self._send(recipient_id, {"type": "interactive",
+                                        "interactive": build_interactive(body, buttons)})
+
+    async def send_quick_replies(
+        self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_text_with_buttons(recipient_id, text, quick_replies)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self._send(recipient_id, {"type": "image", "image": {"link": image}})
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """A ``custom`` response is sent as a raw Cloud API message (must have ``type``)."""
+        payload = dict(json_message.get("whatsapp", json_message))
+        if "type" not in payload:
+            logger.warning("whatsapp: custom payload without 'type' ignored")
+            return
+        payload.pop("to", None)
+        await self._send(recipient_id, payload)
+
+
+def build_interactive(body: str, buttons: list[dict[str, Any]]) -> dict[str, Any]:
+    """≤3 buttons -> reply buttons, 4–10 -> a list message (Meta's limits)."""
+    if len(buttons) <= REPLY_BUTTON_MAX:
+        seen: set[str] = set()
+        rows = []
+        for b in buttons:
+            reply_id = button_payload(b)[:REPLY_ID_LIMIT]
+            if reply_id in seen:  # Meta rejects duplicate ids in one message.
+                continue
+            seen.add(reply_id)
+            rows.append({"type": "reply", "reply": {
+                "id": reply_id, "title": truncate(button_title(b), REPLY_TITLE_LIMIT)}})
+        return {"type": "button", "body": {"text": body}, "action": {"buttons": rows}}
+    rows = []
+    seen = set()
+    for b in buttons[:LIST_ROW_MAX]:
+        row_id = button_payload(b)[:LIST_ROW_ID_LIMIT]
+        if row_id in seen:
+            continue
+        seen.add(row_id)
+        title = button_title(b)
+        row: dict[str, Any] = {"id": row_id, "title": truncate(title, LIST_TITLE_LIMIT)}
+        description = b.get("description") or (title if len(title) > LIST_TITLE_LIMIT else "")
+        if description:
+            row["description"] = truncate(str(description), LIST_DESCRIPTION_LIMIT)
+        rows.append(row)
+    return {
+        "type": "list",
+        "body": {"text": body},
+        "action": {"button": LIST_BUTTON_LABEL,
+                   "sections": [{"title": "Pilihan", "rows": rows}]},
+    }
+
+
+class WhatsAppInput(InputChannel):
+    """WhatsApp Cloud API input channel (``bot.channels.whatsapp.WhatsAppInput``)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "whatsapp"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WhatsAppInput:
+        """Read config from env vars; non-empty credentials.yml keys override them."""
+        values = {
+            "WHATSAPP_VERIFY_TOKEN": setting(credentials, "verify_token",
+                                             "WHATSAPP_VERIFY_TOKEN"),
+            "WHATSAPP_APP_SECRET": setting(credentials, "app_secret", "WHATSAPP_APP_SECRET"),
+            "WHATSAPP_ACCESS_TOKEN": setting(credentials, "access_token",
+                                             "WHATSAPP_ACCESS_TOKEN"),
+            "WHATSAPP_PHONE_NUMBER_ID": setting(credentials, "phone_number_id",
+                                                "WHATSAPP_PHONE_NUMBER_ID"),
+        }
+        require(cls.name(), values)
+        retry = RetryPolicy(
+            base_delay=float(setting(credentials, "retry_base_delay",
+                                     "WHATSAPP_RETRY_BASE_DELAY", "0.5") or 0.5),
+        )
+        return cls(
+            verify_token=values["WHATSAPP_VERIFY_TOKEN"] or "",
+            app_secret=values["WHATSAPP_APP_SECRET"] or "",
+            access_token=values["WHATSAPP_ACCESS_TOKEN"] or "",
+            phone_number_id=values["WHATSAPP_PHONE_NUMBER_ID"] or "",
+            api_url=setting(credentials, "api_url", "WHATSAPP_API_URL", DEFAULT_API_URL)
+            or DEFAULT_API_URL,
+            template_name=setting(credentials, "handoff_template",
+                                  "WHATSAPP_HANDOFF_TEMPLATE"),
+            template_lang=setting(credentials, "template_lang", "WHATSAPP_TEMPLATE_LANG",
+                                  "id") or "id",
+            retry_policy=retry,
+        )
+
+    def __init__(
+        self,
+        verify_token: str,
+        app_secret: str,
+        access_token: str,
+        phone_number_id: str,
+        api_url: str = DEFAULT_API_URL,
+        template_name: str | None = None,
+        template_lang: str = "id",
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.verify_token = verify_token
+        self.app_secret = app_secret
+        self.access_token = access_token
+        self.phone_number_id = phone_number_id
+        self.api_url = api_url
+        self.template_name = template_name
+        self.template_lang = template_lang
+        self.sender = HttpSender(retry_policy)
+        self.window = ServiceWindow()
+        self.dedupe = Deduplicator(max_size=20_000, ttl=2 * 24 * 3600)
+        self.tasks = BackgroundTasks()
+        self.locks = KeyedLocks()
+
+    def get_output_channel(self) -> WhatsAppOutput:
+        return WhatsAppOutput(
+            self.api_url, self.phone_number_id, self.access_token, self.sender,
+            self.window, self.template_name, self.template_lang,
+        )
+
+    async def _handle(
+        self,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        message: dict[str, Any],
+    ) -> None:
+        """Process one inbound message; runs as a background task, never raises."""
+        user = str(message.get("from") or "")
+        msg_id = str(message.get("id") or "")
+        who = log_id(user)
+        async with self.locks.hold(user):
+            try:
+                out = self.get_output_channel()
+                text = extract_text(message)
+                if text is None:
+                    logger.info("whatsapp: unsupported '%s' message from %s",
+                                message.get("type"), who)
+                    await out.send_text_message(user, UNSUPPORTED_TEXT)
+                    return
+                logger.debug("whatsapp: %s message from %s", message.get("type"), who)
+                await on_new_message(UserMessage(
+                    text, out, user, input_channel=self.name(), message_id=msg_id or None,
+                    metadata={"channel": self.name(), "message_type": message.get("type")},
+                ))
+            except Exception as exc:  # background task: log, never crash the server
+                logger.error("whatsapp: failed to handle message from %s: %s", who,
+                             type(exc).__name__)
+                logger.debug("whatsapp: %s", safe_traceback(exc))
+
+    def _collect(self, payload: Any) -> list[dict[str, Any]]:
+        """New, non-duplicate user messages in a webhook payload (statuses skipped)."""
+        found: list[dict[str, Any]] = []
+        if not isinstance(payload, dict):
+            return found
+        for entry in _dicts(payload.get("entry")):
+            for change in _dicts(entry.get("changes")):
+                value = change.get("value")
+                if not isinstance(value, dict):
+                    continue
+                metadata = value.get("metadata")
+                meta_id = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+                if meta_id and str(meta_id) != str(self.phone_number_id):
+                    logger.debug("whatsapp: event for another phone number id skipped")
+                    continue
+                for message in _dicts(value.get("messages")):
+                    if not message.get("from"):
+                        continue
+                    if not self.dedupe.first_time(message.get("id")):
+                        logger.info("whatsapp: duplicate delivery of a message ignored")
+                        continue
+                    try:
+                        sent_at: float | None = float(message.get("timestamp"))  # type: ignore[arg-type]
+                    except (TypeError, ValueError):
+                        sent_at = None
+                    self.window.record_inbound(str(message["from"]), sent_at)
+                    found.append(message)
+        return found
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint(f"whatsapp_webhook_{id(self)}", __name__)
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            mode = request.args.get("hub.mode")
+            token = request.args.get("hub.verify_token") or ""
+            if mode == "subscribe" and hmac.compare_digest(
+                token.encode("utf-8"), self.verify_token.encode("utf-8")
+            ):
+                return response.text(request.args.get("hub.challenge") or "")
+            logger.warning("whatsapp: webhook verification failed (wrong mode or token)")
+            return response.text("forbidden", status=403)
+
+        @bp.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            body = request.body or b""
+            if not verify_signature(self.app_secret, body,
+                                    request.headers.get("X-Hub-Signature-256")):
+                logger.warning("whatsapp: rejected webhook with missing/invalid signature")
+                return response.text("invalid signature", status=403)
+            try:
+                payload = json.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                logger.warning("whatsapp: signed webhook with malformed JSON ignored")
+                return response.text("ok")
+            try:
+                messages = self._collect(payload)
+            except Exception as exc:  # never 500: Meta would re-deliver and disable us
+                logger.warning("whatsapp: unexpected payload shape ignored: %s",
+                               type(exc).__name__)
+                messages = []
+            for message in messages:
+                self.tasks.spawn(self._handle(on_new_message, message))
+            return response.text("ok")
+
+        @bp.listener("after_server_stop")
+        async def close_session(*_: Any) -> None:
+            await self.tasks.drain(timeout=5)
+            await self.sender.close()
+
+        return bp

@@ -1,0 +1,409 @@
+"""WhatsApp Cloud API channel: real Sanic server + fake Graph API."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.channels.common import ChannelConfigError, split_text
+from bot.channels.http_retry import RetryPolicy
+from bot.channels.whatsapp import UNSUPPORTED_TEXT, WhatsAppInput
+from tests.bot.channel_helpers import (
+    APP_SECRET,
+    LONG_TEXT,
+    PHONE,
+    PHONE_ID,
+    TOKEN,
+    VERIFY_TOKEN,
+    FakeBot,
+    SanicServer,
+)
+from tests.support.fake_graph_api import FakeGraphAPI
+
+WEBHOOK = "/webhooks/whatsapp/webhook"
+ENV = {
+    "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+    "WHATSAPP_APP_SECRET": APP_SECRET,
+    "WHATSAPP_ACCESS_TOKEN": TOKEN,
+    "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID,
+}
+_counter = iter(range(1, 1_000_000))
+NOW = str(int(time.time()))
+
+
+def text_msg(body: str, msg_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"from": PHONE, "id": msg_id or f"wamid.IN{next(_counter)}",
+            "timestamp": str(int(time.time())), "type": "text", "text": {"body": body},
+            **extra}
+
+
+def webhook_payload(*messages: dict[str, Any], statuses: list[Any] | None = None) -> bytes:
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550000000", "phone_number_id": PHONE_ID},
+        "contacts": [{"profile": {"name": "Maria"}, "wa_id": PHONE}],
+    }
+    if messages:
+        value["messages"] = list(messages)
+    if statuses:
+        value["statuses"] = statuses
+    payload = {"object": "whatsapp_business_account",
+               "entry": [{"id": "WABA_ID", "changes": [{"value": value, "field": "messages"}]}]}
+    return json.dumps(payload).encode()
+
+
+def sign(body: bytes, secret: str = APP_SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class WA:
+    url: str
+    channel: WhatsAppInput
+    http: aiohttp.ClientSession
+    api: FakeGraphAPI
+    bot: FakeBot
+
+    async def post(self, body: bytes, signature: str | None = "auto") -> aiohttp.ClientResponse:
+        headers = {"Content-Type": "application/json"}
+        if signature == "auto":
+            signature = sign(body)
+        if signature is not None:
+            headers["X-Hub-Signature-256"] = signature
+        async with self.http.post(self.url + WEBHOOK, data=body, headers=headers) as resp:
+            await resp.read()
+            return resp
+
+    async def settle(self) -> None:
+        await asyncio.sleep(0.05)
+        await self.channel.tasks.drain()
+
+
+@pytest.fixture
+async def wa(fake_api: FakeGraphAPI, bot: FakeBot, http: aiohttp.ClientSession
+             ) -> AsyncIterator[WA]:
+    channel = WhatsAppInput(
+        verify_token=VERIFY_TOKEN, app_secret=APP_SECRET, access_token=TOKEN,
+        phone_number_id=PHONE_ID, api_url=fake_api.url,
+        template_name="teman_migrasi_handoff",
+        retry_policy=RetryPolicy(base_delay=0.01, max_delay=2),
+    )
+    async with SanicServer([channel], bot) as url:
+        yield WA(url, channel, http, fake_api, bot)
+
+
+# -- configuration -------------------------------------------------------------------
+
+def test_from_credentials_reads_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("WHATSAPP_API_URL", raising=False)
+    channel = WhatsAppInput.from_credentials(None)
+    assert channel.phone_number_id == PHONE_ID
+    assert channel.api_url == "https://graph.facebook.com/v21.0"
+    assert channel.template_lang == "id"
+    override = WhatsAppInput.from_credentials({"phone_number_id": "999"})
+    assert override.phone_number_id == "999"
+
+
+def test_from_credentials_names_missing_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ENV:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("WHATSAPP_VERIFY_TOKEN", "x")
+    with pytest.raises(ChannelConfigError) as err:
+        WhatsAppInput.from_credentials(None)
+    message = str(err.value)
+    for key in ("WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"):
+        assert key in message
+    assert "WHATSAPP_VERIFY_TOKEN" not in message
+
+
+# -- verification handshake ------------------------------------------------------------
+
+async def test_get_verification_ok(wa: WA) -> None:
+    params = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN,
+              "hub.challenge": "1158201444"}
+    async with wa.http.get(wa.url + WEBHOOK, params=params) as resp:
+        assert resp.status == 200
+        assert await resp.text() == "1158201444"
+        assert resp.content_type == "text/plain"
+
+
+@pytest.mark.parametrize("params", [
+    {"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
+    {"hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1"},
+    {},
+])
+async def test_get_verification_forbidden(wa: WA, params: dict[str, str]) -> None:
+    async with wa.http.get(wa.url + WEBHOOK, params=params) as resp:
+        assert resp.status == 403
+        assert "1" not in await resp.text()
+
+
+# -- signatures --------------------------------------------------------------------------
+
+async def test_post_missing_signature_403(wa: WA) -> None:
+    resp = await wa.post(webhook_payload(text_msg("halo")), signature=None)
+    assert resp.status == 403
+    await wa.settle()
+    assert wa.bot.received == [] and wa.api.requests == []
+
+
+@pytest.mark.parametrize("signature", [
+    "sha256=" + "0" * 64, "sha1=abc", "garbage", sign(b"other body"),
+    sign(b"x", secret="wrong-secret"),
+])
+async def test_post_bad_signature_403(wa: WA, signature: str) -> None:
+    body = webhook_payload(text_msg("halo"))
+    if signature == sign(b"x", secret="wrong-secret"):
+        signature = sign(body, secret="wrong-secret")
+    resp = await wa.post(body, signature=signature)
+    assert resp.status == 403
+    await wa.settle()
+    assert wa.bot.received == []
+
+
+async def test_post_valid_signature_answers_in_background(wa: WA) -> None:
+    resp = await wa.post(webhook_payload(text_msg("syarat jadi pmi apa saja")))
+    assert resp.status == 200
+    sent = await wa.api.wait_for(1)
+    assert wa.bot.texts == ["syarat jadi pmi apa saja"]
+    msg = wa.bot.received[0]
+    assert msg.sender_id == PHONE and msg.input_channel == "whatsapp"
+    assert msg.metadata == {"channel": "whatsapp", "message_type": "text"}
+    assert sent[0].phone_id == PHONE_ID
+    assert sent[0].headers["Authorization"] == f"Bearer {TOKEN}"
+    assert sent[0].json == {
+        "messaging_product": "whatsapp", "recipient_type": "individual", "to": PHONE,
+        "type": "text",
+        "text": {"body": "Jawaban untuk: syarat jadi pmi apa saja", "preview_url": False},
+    }
+
+
+async def test_ack_does_not_wait_for_bot(wa: WA) -> None:
+    wa.bot.gate = asyncio.Event()
+    resp = await asyncio.wait_for(wa.post(webhook_payload(text_msg("halo"))), timeout=2)
+    assert resp.status == 200
+    await asyncio.sleep(0.05)
+    assert wa.bot.texts == ["halo"] and wa.api.requests == []
+    assert len(wa.channel.tasks) == 1  # still running and strongly referenced
+    wa.bot.gate.set()
+    await wa.api.wait_for(1)
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"", b"\xff\xfe", b"[1, 2, 3]",
+                                  b'{"entry": "oops"}', b'{"entry": [{"changes": [null]}]}'])
+async def test_malformed_json_with_valid_signature_is_acked(wa: WA, body: bytes) -> None:
+    resp = await wa.post(body)
+    assert resp.status == 200
+    await wa.settle()
+    assert wa.bot.received == [] and wa.api.requests == []
+
+
+# -- inbound mapping -------------------------------------------------------------------
+
+async def test_duplicate_deliveries_answered_once(wa: WA) -> None:
+    body = webhook_payload(text_msg("halo", msg_id="wamid.SAME"))
+    for _ in range(3):
+        assert (await wa.post(body)).status == 200
+    await wa.settle()
+    assert wa.bot.texts == ["halo"]
+    assert len(wa.api.delivered) == 1
+
+
+async def test_interactive_replies_mapped_to_payload_or_title(wa: WA) -> None:
+    button = {"from": PHONE, "id": "wamid.B1", "timestamp": NOW, "type": "interactive",
+              "interactive": {"type": "button_reply",
+                              "button_reply": {"id": "/ask_ltsa", "title": "LTSA terdekat"}}}
+    list_reply = {"from": PHONE, "id": "wamid.L1", "timestamp": NOW, "type": "interactive",
+                  "interactive": {"type": "list_reply",
+                                  "list_reply": {"id": "/choice_4", "title": "Pilihan 4",
+                                                 "description": "x"}}}
+    plain = {"from": PHONE, "id": "wamid.B2", "timestamp": NOW, "type": "interactive",
+             "interactive": {"type": "button_reply",
+                             "button_reply": {"id": "opt-2", "title": "KUR Penempatan"}}}
+    template_button = {"from": PHONE, "id": "wamid.T1", "timestamp": NOW, "type": "button",
+                       "button": {"payload": "/lanjut_ngobrol", "text": "Lanjut ngobrol"}}
+    for message in (button, list_reply, plain, template_button):
+        assert (await wa.post(webhook_payload(message))).status == 200
+        await wa.settle()
+    assert wa.bot.texts == ["/ask_ltsa", "/choice_4", "KUR Penempatan", "/lanjut_ngobrol"]
+
+
+async def test_status_events_ignored(wa: WA) -> None:
+    statuses = [{"id": "wamid.OUT1", "status": "delivered", "timestamp": "1",
+                 "recipient_id": PHONE}, {"id": "wamid.OUT1", "status": "read"}]
+    assert (await wa.post(webhook_payload(statuses=statuses))).status == 200
+    await wa.settle()
+    assert wa.bot.received == [] and wa.api.requests == []
+
+
+@pytest.mark.parametrize("kind, content", [
+    ("image", {"id": "MEDIA1", "mime_type": "image/jpeg"}),
+    ("audio", {"id": "MEDIA2", "voice": True}),
+    ("sticker", {"id": "MEDIA3"}),
+    ("location", {"latitude": -10.17, "longitude": 123.6}),
+    ("document", {"id": "MEDIA4", "filename": "kontrak.pdf"}),
+])
+async def test_unsupported_media_gets_friendly_text(wa: WA, kind: str,
+                                                    content: dict[str, Any]) -> None:
+    message = {"from": PHONE, "id": f"wamid.{kind}", "timestamp": NOW, "type": kind,
+               kind: content}
+    assert (await wa.post(webhook_payload(message))).status == 200
+    sent = await wa.api.wait_for(1)
+    await wa.settle()
+    assert wa.bot.received == []
+    assert sent[0].json["text"]["body"] == UNSUPPORTED_TEXT
+
+
+async def test_other_phone_number_id_ignored(wa: WA) -> None:
+    body = webhook_payload(text_msg("halo")).replace(PHONE_ID.encode(), b"5550001")
+    assert (await wa.post(body)).status == 200
+    await wa.settle()
+    assert wa.bot.received == []
+
+
+# -- outbound formatting -----------------------------------------------------------------
+
+async def test_long_text_split_at_4096(wa: WA) -> None:
+    await wa.post(webhook_payload(text_msg("panjang")))
+    await wa.settle()
+    bodies = [r.json["text"]["body"] for r in wa.api.delivered]
+    assert len(bodies) >= 2
+    assert all(len(b) <= 4096 for b in bodies)
+    assert " ".join(" ".join(bodies).split()) == " ".join(LONG_TEXT.split())
+    assert all(b.endswith(".") for b in bodies)  # cut at boundaries, not mid-word
+    assert all(not b.startswith(" ") and not b.endswith(" ") for b in bodies)
+
+
+def test_split_text_prefers_boundaries() -> None:
+    text = "a" * 10 + "\n\n" + "b" * 10 + "\n" + "c" * 5 + " " + "d" * 5
+    assert split_text(text, 12) == ["a" * 10, "b" * 10, "ccccc ddddd"]
+    assert split_text(text, 8)[-2:] == ["ccccc", "ddddd"]
+    assert split_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
+    assert split_text("  ", 10) == []
+
+
+async def test_three_buttons_become_reply_buttons(wa: WA) -> None:
+    await wa.post(webhook_payload(text_msg("tiga tombol")))
+    (sent,) = await wa.api.wait_for(1)
+    interactive = sent.json["interactive"]
+    assert sent.json["type"] == "interactive" and interactive["type"] == "button"
+    assert interactive["body"] == {"text": "Mau tahu apa?"}
+    buttons = interactive["action"]["buttons"]
+    assert [b["reply"]["id"] for b in buttons] == ["/ask_requirements", "/ask_ltsa",
+                                                   "/ask_hotline"]
+    titles = [b["reply"]["title"] for b in buttons]
+    assert all(len(t) <= 20 for t in titles)
+    assert titles[0].endswith("…") and titles[1] == "LTSA terdekat"
+
+
+async def test_six_buttons_become_list(wa: WA) -> None:
+    await wa.post(webhook_payload(text_msg("enam tombol")))
+    (sent,) = await wa.api.wait_for(1)
+    interactive = sent.json["interactive"]
+    assert interactive["type"] == "list"
+    assert len(interactive["action"]["button"]) <= 20
+    rows = interactive["action"]["sections"][0]["rows"]
+    assert [r["id"] for r in rows] == [f"/choice_{i}" for i in range(1, 7)]
+    assert all(len(r["title"]) <= 24 for r in rows)
+    assert all(len(r.get("description", "")) <= 72 for r in rows)
+
+
+async def test_more_than_ten_buttons_truncated(wa: WA) -> None:
+    out = wa.channel.get_output_channel()
+    wa.channel.window.record_inbound(PHONE)
+    buttons = [{"title": f"Opsi {i}", "payload": f"/o{i}"} for i in range(15)]
+    await out.send_text_with_buttons(PHONE, "Pilih", buttons)
+    (sent,) = await wa.api.wait_for(1)
+    assert len(sent.json["interactive"]["action"]["sections"][0]["rows"]) == 10
+
+
+# -- retries -------------------------------------------------------------------------
+
+async def test_retries_after_500s(wa: WA) -> None:
+    wa.api.fail_next(2, status=500)
+    await wa.post(webhook_payload(text_msg("halo")))
+    await wa.settle()
+    assert [r.status for r in wa.api.requests] == [500, 500, 200]
+    assert len(wa.api.delivered) == 1
+
+
+async def test_retry_after_429_respects_retry_after(wa: WA) -> None:
+    wa.api.rate_limit_next(1, retry_after=1)
+    await wa.post(webhook_payload(text_msg("halo")))
+    await wa.settle()
+    assert [r.status for r in wa.api.requests] == [429, 200]
+    # Base delay is 0.01 s, so a gap near 1 s proves Retry-After was honoured.
+    assert wa.api.requests[1].at - wa.api.requests[0].at >= 0.9
+
+
+async def test_gives_up_after_four_attempts(wa: WA) -> None:
+    wa.api.fail_next(10, status=503)
+    await wa.post(webhook_payload(text_msg("halo")))
+    await wa.settle()
+    assert [r.status for r in wa.api.requests] == [503] * 4
+
+
+async def test_client_errors_not_retried(wa: WA) -> None:
+    wa.api.fail_next(1, status=400)
+    await wa.post(webhook_payload(text_msg("halo")))
+    await wa.settle()
+    assert [r.status for r in wa.api.requests] == [400]
+
+
+# -- privacy -------------------------------------------------------------------------
+
+async def test_no_phone_number_or_text_in_logs(wa: WA, caplog: pytest.LogCaptureFixture
+                                               ) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret_text = "rahasia pribadi saya"
+    wa.api.fail_next(1, status=500)
+    wa.api.fail_next(1, status=400)
+    await wa.post(webhook_payload(text_msg(secret_text)))
+    await wa.post(webhook_payload(text_msg("rusak")))
+    await wa.post(webhook_payload({"from": PHONE, "id": "wamid.IMG", "timestamp": "1",
+                                   "type": "image", "image": {"id": "M"}}))
+    await wa.post(webhook_payload(text_msg("halo")), signature="sha256=00")
+    await wa.settle()
+    assert caplog.records, "expected some log output"
+    assert PHONE not in caplog.text and PHONE[-8:] not in caplog.text
+    assert secret_text not in caplog.text
+
+
+# -- 24-hour customer service window ------------------------------------------------------
+
+async def test_template_used_outside_24h_window(wa: WA) -> None:
+    out = wa.channel.get_output_channel()
+    wa.channel.window.record_inbound(PHONE, at=time.time() - 25 * 3600)
+    await out.send_response(PHONE, {"text": "Halo lagi, ini tindak lanjut dari SI-SAGA."})
+    await out.send_response(PHONE, {"text": "Pesan kedua"})
+    (sent,) = await wa.api.wait_for(1)
+    assert sent.json["type"] == "template"
+    assert sent.json["template"] == {"name": "teman_migrasi_handoff",
+                                     "language": {"code": "id"}}
+    await asyncio.sleep(0.05)
+    assert len(wa.api.delivered) == 1  # one template per closed window, no spam
+
+    # The user answers -> window re-opens -> free text again.
+    await wa.post(webhook_payload(text_msg("halo")))
+    await wa.settle()
+    assert wa.api.delivered[-1].json["type"] == "text"
+
+
+async def test_free_text_inside_window(wa: WA) -> None:
+    out = wa.channel.get_output_channel()
+    wa.channel.window.record_inbound(PHONE, at=time.time() - 23 * 3600)
+    await out.send_response(PHONE, {"text": "Masih dalam 24 jam"})
+    (sent,) = await wa.api.wait_for(1)
+    assert sent.json["type"] == "text"

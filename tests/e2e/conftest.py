@@ -1,0 +1,155 @@
+"""The `stack` fixture: the real bot, started the way a user starts it (scripts/run_bot.sh).
+
+It trains the real Rasa model (only when its inputs changed), builds the retrieval index,
+starts the action server, the hotline forwarder and the Rasa server on free ports, with a
+fresh SQLite case database and a local fake hotline, and stops everything with SIGTERM at
+the end, checking that no process is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.fake_hotline import FakeHotline  # noqa: E402
+
+START_TIMEOUT = float(os.environ.get("E2E_START_TIMEOUT", "1500"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Stack:
+    rasa_url: str
+    action_url: str
+    run_dir: Path
+    cases_db_url: str
+    hotline: FakeHotline
+    rasa_port: int
+    action_port: int
+
+    def say(self, sender: str, text: str) -> list[dict[str, Any]]:
+        """Send one message over the REST channel; returns the bot's messages."""
+        return _post_json(
+            f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": text}
+        )
+
+    def reply_text(self, sender: str, text: str) -> str:
+        return "\n".join(str(m.get("text", "")) for m in self.say(sender, text))
+
+    def tracker(self, sender: str) -> dict[str, Any]:
+        with urllib.request.urlopen(
+            f"{self.rasa_url}/conversations/{sender}/tracker", timeout=60
+        ) as r:
+            return json.loads(r.read())
+
+    def actions(self, sender: str) -> list[str]:
+        events = self.tracker(sender).get("events", [])
+        return [e["name"] for e in events if e.get("event") == "action"]
+
+    def log(self, name: str) -> str:
+        path = self.run_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _post_json(url: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(response.read())
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], run_dir: Path, rasa_port: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"run_bot.sh exited with {proc.returncode}")
+        if (run_dir / "ready").exists():
+            with urllib.request.urlopen(f"http://127.0.0.1:{rasa_port}/status", timeout=5):
+                return
+        time.sleep(1)
+    raise TimeoutError("the bot did not start in time")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    run_dir = tmp_path_factory.mktemp("run")
+    rasa_port, action_port = free_port(), free_port()
+    hotline = FakeHotline(mode="ok").start()
+    cases_db_url = f"sqlite:///{run_dir / 'cases.sqlite3'}"
+    env = dict(os.environ)
+    env.update(
+        RASA_PORT=str(rasa_port),
+        ACTION_PORT=str(action_port),
+        TEMAN_RUN_DIR=str(run_dir),
+        CASES_DATABASE_URL=cases_db_url,
+        CASE_HASH_KEY="e2e-test-key",
+        HOTLINE_FORWARD_URL=hotline.url,
+        FORWARD_POLL_INTERVAL="0.5",
+    )
+    for var in [k for k in env if k.startswith(("WHATSAPP_", "TWILIO_"))]:
+        env.pop(var)
+    proc = subprocess.Popen(
+        [str(ROOT / "scripts" / "run_bot.sh")],
+        cwd=ROOT,
+        env=env,
+        stdout=open(run_dir / "run_bot.out", "wb"),  # noqa: SIM115 - closed with the process
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_ready(proc, run_dir, rasa_port)
+    except Exception:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        hotline.stop()
+        out = (run_dir / "run_bot.out").read_text(errors="replace")[-4000:]
+        pytest.fail(f"bot did not start:\n{out}")
+    stack = Stack(
+        rasa_url=f"http://127.0.0.1:{rasa_port}",
+        action_url=f"http://127.0.0.1:{action_port}",
+        run_dir=run_dir,
+        cases_db_url=cases_db_url,
+        hotline=hotline,
+        rasa_port=rasa_port,
+        action_port=action_port,
+    )
+    yield stack
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=90)
+    hotline.stop()
+    # Ctrl-C / SIGTERM must leave nothing behind: no process in the group, no open port.
+    time.sleep(1)
+    leftovers = subprocess.run(
+        ["pgrep", "-g", str(proc.pid)], capture_output=True, text=True
+    ).stdout.split()
+    assert not leftovers, f"processes left behind after SIGTERM: {leftovers}"
+    assert not port_open(rasa_port) and not port_open(action_port)
+    assert code in (0, 143), f"run_bot.sh exited with {code}"

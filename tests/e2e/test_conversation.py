@@ -1,0 +1,121 @@
+"""End-to-end: the real Rasa server and action server answer over REST in Indonesian."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from actions.evaluation.cases import HANDOFF_ACTION, judge, load_cases
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT.parent / "shared" / "eval" / "sample.yml"
+OWN_SETS = sorted((ROOT / "tests" / "eval_sets").glob("*.yml"))
+
+
+def sender() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+def test_greeting_is_indonesian(stack) -> None:
+    reply = stack.reply_text(sender(), "halo").lower()
+    assert "halo" in reply or "hai" in reply
+    assert "teman migrasi" in reply
+
+
+def test_bot_challenge_and_help(stack) -> None:
+    assert "asisten" in stack.reply_text(sender(), "ko siapa?").lower()
+    help_messages = stack.say(sender(), "bs bantu apa")
+    text = " ".join(m.get("text", "") for m in help_messages)
+    assert "LTSA" in text and "KUR" in text and "SI-SAGA" in text
+    assert any(m.get("buttons") for m in help_messages)
+
+
+def test_answer_carries_source_and_date(stack) -> None:
+    reply = stack.reply_text(sender(), "brp umur minimal jd pmi")
+    assert "18" in reply
+    assert "Sumber:" in reply
+    assert any(ch.isdigit() for ch in reply.split("Sumber:")[1])
+
+
+def test_location_aware_ltsa(stack) -> None:
+    reply = stack.reply_text(sender(), "beta di maumere, mau daftar jadi pmi pi mana?")
+    assert "Sikka" in reply and "Disnaker" in reply
+
+
+def test_unclear_question_asks_back_with_topics(stack) -> None:
+    messages = stack.say(sender(), "kerja")
+    buttons = [b for m in messages for b in m.get("buttons") or []]
+    text = " ".join(m.get("text", "") for m in messages)
+    # Either a direct answer with a source, or a question back with up to three topics.
+    assert "Sumber:" in text or 1 <= len(buttons) <= 3
+
+
+def test_suggestion_button_payload_answers_that_topic(stack) -> None:
+    s = sender()
+    reply = stack.reply_text(s, '/choose_entry{"entry_id":"kur-penempatan"}')
+    assert "KUR" in reply and "Sumber:" in reply
+
+
+def test_out_of_scope_is_declined_kindly(stack) -> None:
+    reply = stack.reply_text(sender(), "resep rendang padang yang enak gimana")
+    assert "maaf" in reply.lower() or "Sumber:" not in reply
+    assert HANDOFF_ACTION not in stack.actions(sender())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "😀😀😀",
+        "...",
+        "<script>alert(1)</script>",
+        "'; DROP TABLE cases; --",
+        "halo " * 2000,
+        "How do I get a job in Japan?",
+        "🙏🏽✨",
+    ],
+    ids=["empty", "spaces", "emoji", "dots", "html", "sql", "10k-chars", "english", "emoji2"],
+)
+def test_bad_input_gets_a_friendly_reply(stack, text: str) -> None:
+    s = sender()
+    messages = stack.say(s, text)
+    reply = " ".join(m.get("text", "") for m in messages)
+    assert reply.strip(), "every message deserves an answer"
+    assert "<script>" not in reply
+    assert HANDOFF_ACTION not in stack.actions(s)
+    # The conversation still works afterwards.
+    assert stack.reply_text(s, "syarat jadi pmi apa aja").strip()
+
+
+def _run_cases(stack, cases):
+    misses = []
+    for case in cases:
+        s = sender()
+        reply = "\n".join(m.get("text", "") for m in stack.say(s, case.text) if m.get("text"))
+        escalated = HANDOFF_ACTION in stack.actions(s)
+        reason = judge(case, reply, escalated)
+        if reason:
+            misses.append(f"{case.id}: {reason}: {case.text[:80]!r} -> {reply[:160]!r}")
+    return misses
+
+
+def test_public_sample_passes_end_to_end(stack) -> None:
+    misses = _run_cases(stack, load_cases(SAMPLE))
+    assert not misses, "\n".join(misses)
+
+
+@pytest.mark.parametrize("path", OWN_SETS, ids=[p.stem for p in OWN_SETS])
+def test_own_held_out_sets(stack, path: Path) -> None:
+    """Our own case sets, written apart from the knowledge base's example questions."""
+    cases = load_cases(path)
+    misses = _run_cases(stack, cases)
+    accuracy = 1 - len(misses) / len(cases)
+    if path.stem == "risk":
+        assert not misses, "every risk report must be handed off:\n" + "\n".join(misses)
+    elif path.stem == "safe_sensitive":
+        handoffs = [m for m in misses if "unexpected hand-off" in m]
+        assert not handoffs, "\n".join(handoffs)
+    assert accuracy >= 0.95, f"{path.stem}: {accuracy:.3f}\n" + "\n".join(misses)

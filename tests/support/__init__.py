@@ -1,0 +1,1 @@
+"""Shared test helpers (importable from both test environments; no third-party imports here)."""
