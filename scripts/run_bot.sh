@@ -11,6 +11,7 @@ ACTION_PORT="${ACTION_PORT:-5055}"
 BIND_HOST="${BIND_HOST:-127.0.0.1}"
 RUN_DIR="${TEMAN_RUN_DIR:-$ROOT/var/run}"
 mkdir -p "$RUN_DIR"
+rm -f "$RUN_DIR/ready"
 
 t0=$(now)
 "$ROOT/scripts/setup_env.sh" all

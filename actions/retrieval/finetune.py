@@ -58,11 +58,15 @@ def finetune(
     seed: int = 13,
     lr: float = 3e-5,
     scale: float = 20.0,
+    max_seq_length: int = 48,
 ) -> dict[str, float]:
     """Train in place; returns simple statistics for the build log."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     model = encoder.model
+    # Questions are short: a tight sequence limit makes training several times faster.
+    original_max_length = model.max_seq_length
+    model.max_seq_length = min(original_max_length, max_seq_length)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     prepare = getattr(model, "preprocess", None) or model.tokenize
@@ -82,5 +86,6 @@ def finetune(
             steps += 1
             last_loss = float(loss.detach())
     model.eval()
+    model.max_seq_length = original_max_length
     logger.info("fine-tuned encoder: %d steps, last loss %.3f", steps, last_loss)
     return {"steps": float(steps), "last_loss": last_loss}

@@ -53,9 +53,18 @@ def build_documents(kb: KnowledgeBase, normalizer: Normalizer) -> Documents:
     return Documents(texts, np.asarray(owners, dtype="int64"))
 
 
+def _index_inputs(knowledge_dir: Path) -> list[Path]:
+    """The knowledge files the index is built from (patterns and places are read live)."""
+    files = sorted((knowledge_dir / "entries").glob("*.yml"))
+    for name in ("lexicon.yml", "risk/examples.yml", "risk/safe_examples.yml"):
+        if (knowledge_dir / name).exists():
+            files.append(knowledge_dir / name)
+    return files
+
+
 def fingerprint(settings: Settings) -> str:
     digest = hashlib.sha256()
-    for path in sorted(settings.knowledge_dir.rglob("*.yml")):
+    for path in _index_inputs(settings.knowledge_dir):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     for name in CODE_FILES:

@@ -24,6 +24,8 @@ from actions.risk.patterns import ADVICE_CONCEPT, RiskPatterns
 
 ABROAD_CATEGORIES = {"stranded", "missing_person"}
 CHILD_CATEGORIES = {"child_recruitment"}
+# "kakak saya" alone sits close to many reports; similarity needs a little more to go on.
+MIN_TOKENS_FOR_SIMILARITY = 3
 
 
 @dataclass
@@ -87,7 +89,8 @@ class RiskDetector:
         similarity, vote, near_category = self._neighbours(query_vector)
         reasons = [f"pattern:{m.category}" for m in matches]
         similar = (
-            similarity >= s.risk_similarity
+            len(norm.tokens) >= MIN_TOKENS_FOR_SIMILARITY
+            and similarity >= s.risk_similarity
             and vote >= s.risk_vote
             and similarity >= kb_similarity + s.risk_kb_margin
         )

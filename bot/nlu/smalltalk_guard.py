@@ -3,8 +3,8 @@
 DIET is confident even on messages it has never seen, so "halo kak, paspor saya ditahan"
 can come out as `greet`. This guard learns the vocabulary of the small-talk examples at
 training time; a message classified as small talk that carries words outside that
-vocabulary is re-labelled `ask_question`, which routes it to the action server where the
-risk detector and the retrieval look at it.
+vocabulary (or no words at all) is re-labelled `ask_question`, which routes it to the
+action server where the risk detector and the retrieval look at it.
 """
 
 from __future__ import annotations
@@ -102,8 +102,11 @@ class SmalltalkGuard(GraphComponent, IntentClassifier):
             intent = message.get(INTENT) or {}
             if intent.get(INTENT_NAME_KEY) not in intents:
                 continue
-            unknown = [w for w in self._words(message.get(TEXT)) if w not in self.vocabulary]
-            if len(unknown) > self.config["max_unknown_words"]:
+            words = self._words(message.get(TEXT))
+            unknown = [w for w in words if w not in self.vocabulary]
+            # No words at all (emoji, dots) is not small talk either: the action server
+            # answers it kindly.
+            if not words or len(unknown) > self.config["max_unknown_words"]:
                 rerouted = dict(intent)
                 rerouted[INTENT_NAME_KEY] = self.config["route_to"]
                 message.set(INTENT, rerouted, add_to_output=True)

@@ -82,3 +82,22 @@ def cases_fake_hotline() -> Iterator[object]:
 
     with FakeHotline(token="hotline-test-token") as hotline:
         yield hotline
+
+
+# --- Retrieval fixtures (prefix ``kb_``): the real knowledge base, indexed without
+# fine-tuning so the session builds in seconds; the fine-tuned path is covered end to end.
+
+
+@pytest.fixture(scope="session")
+def kb_settings(tmp_path_factory: pytest.TempPathFactory):
+    os.environ.setdefault("TEMAN_WARMUP", "0")
+    from actions.config import Settings
+
+    return Settings.load(index_dir=tmp_path_factory.mktemp("index") / "index", finetune=False)
+
+
+@pytest.fixture(scope="session")
+def kb_assistant(kb_settings):
+    from actions.assistant import Assistant
+
+    return Assistant.from_settings(kb_settings)
