@@ -19,7 +19,16 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.assistant import ANSWER, CLARIFY, EMPTY, PLACE, RISK, Decision, get_assistant
+from actions.assistant import (
+    ANSWER,
+    CLARIFY,
+    EMPTY,
+    PLACE,
+    RISK,
+    SMALLTALK,
+    Decision,
+    get_assistant,
+)
 
 if TYPE_CHECKING:
     from actions.cases.store import CaseStore
@@ -57,6 +66,34 @@ HANDOFF_SLOTS = (
     "handoff_contact",
 )
 EXCERPT_CHARS = 280
+
+
+SMALLTALK_MIN_CONFIDENCE = 0.3
+SMALLTALK_RESPONSES = {
+    "greet": "utter_greet",
+    "goodbye": "utter_goodbye",
+    "thanks": "utter_thanks",
+    "bot_challenge": "utter_iamabot",
+    "help": "utter_help",
+    "affirm": "utter_anything_else",
+    "deny": "utter_anything_else",
+}
+
+
+def _smalltalk_guess(tracker: Tracker, intent: str | None) -> str | None:
+    """The small-talk intent Rasa's NLU saw in a message that reached this action.
+
+    DIET sees far more question examples than small talk, so "terima kasih infonya kak"
+    can come out as a question with `thanks` second; the assistant keeps the small-talk
+    reply unless the knowledge base has a confident answer.
+    """
+    ranking = (tracker.latest_message or {}).get("intent_ranking") or []
+    for candidate in ranking:
+        name = candidate.get("name")
+        confident = float(candidate.get("confidence") or 0.0) >= SMALLTALK_MIN_CONFIDENCE
+        if name in SMALLTALK_RESPONSES and name != intent and confident:
+            return str(name)
+    return None
 
 
 def _latest(tracker: Tracker) -> tuple[str, str | None, float]:
@@ -114,7 +151,9 @@ class ActionAnswerQuestion(Action):
             if chosen is not None:
                 _answer(dispatcher, Decision(ANSWER, entry=chosen))
                 return [SlotSet("entry_id", None)]
-        decision = assistant.decide(text, intent, confidence)
+        decision = assistant.decide(
+            text, intent, confidence, _smalltalk_guess(tracker, intent)
+        )
         logger.info(
             "decision=%s entry=%s", decision.kind, decision.entry.id if decision.entry else "-"
         )
@@ -128,6 +167,8 @@ class ActionAnswerQuestion(Action):
             _answer(dispatcher, decision)
         elif decision.kind == PLACE:
             _place(dispatcher, decision)
+        elif decision.kind == SMALLTALK:
+            dispatcher.utter_message(response=SMALLTALK_RESPONSES[str(decision.smalltalk)])
         elif decision.kind == CLARIFY:
             dispatcher.utter_message(
                 response="utter_clarify", buttons=_suggestion_buttons(decision)

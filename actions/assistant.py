@@ -29,6 +29,7 @@ EMPTY, RISK, ANSWER, PLACE, CLARIFY, OUT_OF_SCOPE = (
     "clarify",
     "out_of_scope",
 )
+SMALLTALK = "smalltalk"
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Decision:
     hits: list[Hit] = field(default_factory=list)
     truncated: bool = False
     normalised: str = ""
+    smalltalk: str | None = None
 
 
 class Assistant:
@@ -68,19 +70,22 @@ class Assistant:
     def entry(self, entry_id: str) -> Entry | None:
         return self.entries.get(entry_id)
 
-    def _place_question(self, norm: Normalised, top: Hit | None) -> Place | None:
-        places = self.places.find(norm)
-        if not places:
+    def _place_question(self, norm: Normalised) -> Place | None:
+        """A place named together with a "where do I go / register" word."""
+        if not set(norm.tokens) & set(self.settings.place_trigger_words):
             return None
-        asks_where = bool(set(norm.tokens) & set(self.settings.place_trigger_words))
-        about_offices = top is not None and (
-            "ltsa" in top.entry.tags or top.entry.topic.startswith("ltsa")
-        )
-        return places[0] if asks_where or about_offices else None
+        places = self.places.find(norm)
+        return places[0] if places else None
 
     def decide(
-        self, text: str, nlu_intent: str | None = None, nlu_confidence: float = 0.0
+        self,
+        text: str,
+        nlu_intent: str | None = None,
+        nlu_confidence: float = 0.0,
+        smalltalk_intent: str | None = None,
     ) -> Decision:
+        """`smalltalk_intent`: what Rasa's NLU first took the message for, when its small-talk
+        guard sent it here instead; unless a confident answer exists, that reply is kept."""
         s = self.settings
         text = text or ""
         truncated = len(text) > s.max_message_chars
@@ -95,9 +100,11 @@ class Assistant:
             return Decision(RISK, risk=risk, truncated=truncated, normalised=norm.text)
         top = hits[0] if hits else None
         base = {"hits": hits, "truncated": truncated, "normalised": norm.text, "risk": risk}
-        place = self._place_question(norm, top)
+        place = self._place_question(norm)
         if place is not None:
             return Decision(PLACE, place=place, office=self.index.kb.offices[place.office], **base)
+        if smalltalk_intent and (top is None or top.score < s.smalltalk_answer_threshold):
+            return Decision(SMALLTALK, smalltalk=smalltalk_intent, **base)
         if top is None:
             return Decision(OUT_OF_SCOPE, **base)
         margin = top.score - (hits[1].score if len(hits) > 1 else 0.0)

@@ -25,14 +25,17 @@ class Settings:
     weight_dense: float
     weight_char: float
     weight_word: float
+    weight_answer: float
     answer_threshold: float
     clarify_threshold: float
     margin_for_answer: float
     suggestions: int
+    smalltalk_answer_threshold: float
     risk_neighbours: int
     risk_similarity: float
     risk_vote: float
     risk_kb_margin: float
+    risk_question_similarity: float
     risk_nlu_confidence: float
     max_message_chars: int
     place_trigger_words: tuple[str, ...]

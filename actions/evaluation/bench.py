@@ -16,7 +16,7 @@ import numpy as np
 from actions.config import Settings
 from actions.knowledge.loader import Entry, Source
 from actions.retrieval.index import Documents, LoadedIndex, load_index
-from actions.retrieval.lexical import LexicalScorer
+from actions.retrieval.lexical import AnswerScorer, LexicalScorer
 from actions.retrieval.searcher import Searcher
 
 QUERIES = [
@@ -67,10 +67,17 @@ def synthetic_index(index: LoadedIndex, entries: int, seed: int = 7) -> tuple[Lo
     faiss_index = faiss.IndexFlatIP(vectors.shape[1])
     faiss_index.add(vectors)
     lexical = LexicalScorer(texts)
+    by_entry: list[list[str]] = [[] for _ in range(entries)]
+    for text, owner in zip(texts, owners, strict=True):
+        by_entry[owner].append(text)
+    answers = AnswerScorer([" ".join(t) for t in by_entry])
     seconds = time.perf_counter() - start
     kb = replace(index.kb, entries=synthetic)
     docs = Documents(texts, np.asarray(owners, dtype="int64"))
-    return replace(index, kb=kb, docs=docs, faiss_index=faiss_index, lexical=lexical), seconds
+    big = replace(
+        index, kb=kb, docs=docs, faiss_index=faiss_index, lexical=lexical, answers=answers
+    )
+    return big, seconds
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from actions.nlp.lexicon import Lexicon
 from actions.nlp.normalize import Normalizer
 from actions.retrieval.encoder import Encoder
 from actions.retrieval.finetune import finetune
-from actions.retrieval.lexical import LexicalScorer
+from actions.retrieval.lexical import AnswerScorer, LexicalScorer
 from actions.risk.examples import RiskExamples, load_risk_examples
 
 logger = logging.getLogger(__name__)
@@ -152,6 +152,7 @@ class LoadedIndex:
     docs: Documents
     faiss_index: faiss.Index
     lexical: LexicalScorer
+    answers: AnswerScorer
     risk: RiskExamples
     risk_vectors: np.ndarray
     manifest: dict[str, object]
@@ -177,6 +178,7 @@ def load_index(settings: Settings) -> LoadedIndex:
         docs=docs,
         faiss_index=faiss_index,
         lexical=LexicalScorer(docs.texts),
+        answers=AnswerScorer([normalizer(f"{e.title} {e.answer}").text for e in kb.entries]),
         risk=load_risk_examples(settings.knowledge_dir, normalizer),
         risk_vectors=np.load(settings.index_dir / "risk.npy"),
         manifest=manifest,

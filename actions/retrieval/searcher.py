@@ -61,7 +61,13 @@ class Searcher:
         char = self._per_entry(char_docs, mask)
         word = self._per_entry(word_docs, mask)
         s = self.settings
-        fused = s.weight_dense * dense + s.weight_char * char + s.weight_word * word
+        answer = self.index.answers.scores(normalised_text)
+        fused = (
+            s.weight_dense * dense
+            + s.weight_char * char
+            + s.weight_word * word
+            + s.weight_answer * answer
+        )
         order = np.argsort(-fused)[:k]
         return [
             Hit(self.entries[i], float(fused[i]), float(dense[i]), float(char[i]), float(word[i]))

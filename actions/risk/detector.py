@@ -26,6 +26,7 @@ ABROAD_CATEGORIES = {"stranded", "missing_person"}
 CHILD_CATEGORIES = {"child_recruitment"}
 # "kakak saya" alone sits close to many reports; similarity needs a little more to go on.
 MIN_TOKENS_FOR_SIMILARITY = 3
+QUESTION_CONCEPT = "question"
 
 
 @dataclass
@@ -88,9 +89,11 @@ class RiskDetector:
             query_vector = self.encoder.encode([norm.text])[0]
         similarity, vote, near_category = self._neighbours(query_vector)
         reasons = [f"pattern:{m.category}" for m in matches]
+        # A question that no pattern recognised needs a closer match to count as a report.
+        needed = s.risk_question_similarity if concepts.get(QUESTION_CONCEPT) else s.risk_similarity
         similar = (
             len(norm.tokens) >= MIN_TOKENS_FOR_SIMILARITY
-            and similarity >= s.risk_similarity
+            and similarity >= needed
             and vote >= s.risk_vote
             and similarity >= kb_similarity + s.risk_kb_margin
         )
