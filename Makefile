@@ -1,6 +1,7 @@
 # Teman Migrasi — the two commands a newcomer needs are `make run` and `make test`.
 SHELL := /bin/bash
-VENV_HOME ?= $(HOME)/.cache/teman-migrasi
+VENV_HOME ?= $(or $(TEMAN_VENV_HOME),$(HOME)/.cache/teman-migrasi)
+export TEMAN_VENV_HOME := $(VENV_HOME)
 RASA_PY := $(VENV_HOME)/rasa/bin/python
 ACTIONS_PY := $(VENV_HOME)/actions/bin/python
 export PYTHONPATH := $(CURDIR)
