@@ -23,6 +23,16 @@ from actions.retrieval.index import LoadedIndex, load_index
 from actions.retrieval.searcher import Searcher
 
 
+def _judge(
+    searcher: Searcher, index: LoadedIndex, i: int, vector: np.ndarray, hidden: np.ndarray
+) -> tuple[int, int]:
+    """(top-1 hit, top-3 hit) for phrasing i searched while the `hidden` phrasings are out."""
+    hits = searcher.search(index.docs.texts[i], vector, k=3, exclude_docs=hidden)
+    ids = [h.entry.id for h in hits]
+    truth = index.kb.entries[int(index.docs.entry_of[i])].id
+    return int(ids[:1] == [truth]), int(truth in ids)
+
+
 def leave_one_out(index: LoadedIndex, settings: Settings) -> tuple[float, float, int]:
     """(top-1 accuracy, top-3 accuracy, phrasings evaluated)."""
     searcher = Searcher(index, settings)
@@ -30,17 +40,13 @@ def leave_one_out(index: LoadedIndex, settings: Settings) -> tuple[float, float,
     vectors = index.encoder.encode(texts)
     first_of_entry = {int(o): i for i, o in reversed(list(enumerate(owners)))}
     top1 = top3 = n = 0
-    for i, text in enumerate(texts):
+    for i in range(len(texts)):
         if first_of_entry[int(owners[i])] == i:
             continue  # the title: kept so every entry stays findable
         mask = np.zeros(len(texts), dtype=bool)
         mask[i] = True
-        hits = searcher.search(text, vectors[i], k=3, exclude_docs=mask)
-        ids = [h.entry.id for h in hits]
-        truth = index.kb.entries[int(owners[i])].id
-        top1 += ids[:1] == [truth]
-        top3 += truth in ids
-        n += 1
+        hit1, hit3 = _judge(searcher, index, i, vectors[i], mask)
+        top1, top3, n = top1 + hit1, top3 + hit3, n + 1
     return top1 / max(n, 1), top3 / max(n, 1), n
 
 
@@ -74,12 +80,8 @@ def k_fold_finetuned(
         fold_index.add(vectors)
         searcher = Searcher(replace(index, encoder=encoder, faiss_index=fold_index), settings)
         for i in np.flatnonzero(held):
-            hits = searcher.search(texts[i], vectors[i], k=3, exclude_docs=held)
-            ids = [h.entry.id for h in hits]
-            truth = index.kb.entries[int(owners[i])].id
-            top1 += ids[:1] == [truth]
-            top3 += truth in ids
-            n += 1
+            hit1, hit3 = _judge(searcher, index, int(i), vectors[i], held)
+            top1, top3, n = top1 + hit1, top3 + hit3, n + 1
     return top1 / max(n, 1), top3 / max(n, 1), n
 
 
