@@ -28,6 +28,14 @@ find_python() {
     return 1
 }
 
+pip_install() {
+    # $1 = venv; the rest = pip arguments. Keeps pip's real errors, drops known noise.
+    local venv="$1"; shift
+    "$venv/bin/python" -m pip install --quiet "$@" 2>&1 \
+        | { grep -v -E "WARNING: Location '|BuildBackendWarning|^ *!!|\*{20}|SPDX|license-files|2027-Feb-18|writing-pyproject|corresp\(dist|WheelFile\(|^ *$" || true; }
+    return "${PIPESTATUS[0]}"
+}
+
 fingerprint() {
     cat "$ROOT/pyproject.toml" "$ROOT/scripts/setup_env.sh" | sha256sum | cut -c1-16
 }
@@ -51,15 +59,15 @@ ensure_env() {
     echo "[setup] building $name environment with $py in $venv (first time takes minutes)"
     mkdir -p "$VENV_HOME"
     [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --upgrade pip wheel
+    pip_install "$venv" --upgrade pip wheel
     if [ "$name" = "actions" ]; then
         # The CPU build of torch lies in the machine's wheel folder (pip's find-links).
-        "$venv/bin/python" -m pip install --quiet "torch==2.13.0"
+        pip_install "$venv" "torch==2.13.0"
         # asronlp only supplies its slang table; its own dependencies (Sastrawi: CC-BY-NC-SA,
         # matplotlib, wordcloud) are not wanted.
-        "$venv/bin/python" -m pip install --quiet --no-deps "asronlp==0.1.20"
+        pip_install "$venv" --no-deps "asronlp==0.1.20"
     fi
-    "$venv/bin/python" -m pip install --quiet -e "$ROOT[$extra]"
+    pip_install "$venv" -e "$ROOT[$extra]"
     echo "$fp" > "$stamp"
     echo "[setup] $name environment ready in $(( $(date +%s) - start )) s"
 }
