@@ -32,7 +32,7 @@ pip_install() {
     # $1 = venv; the rest = pip arguments. Keeps pip's real errors, drops known noise.
     local venv="$1"; shift
     "$venv/bin/python" -m pip install --quiet "$@" 2>&1 \
-        | { grep -v -E "WARNING: Location '|BuildBackendWarning|^ *!!|\*{20}|SPDX|license-files|2027-Feb-18|writing-pyproject|corresp\(dist|WheelFile\(|^ *$" || true; }
+        | { grep -v -E "WARNING: Location '|BuildBackendWarning|^ *!!|\*{20}|SPDX|license-files|2027-Feb-18|writing-pyproject|corresp\(dist|WheelFile\(|no longer be supported|be careful with folders|name as your package|^ *$" || true; }
     return "${PIPESTATUS[0]}"
 }
 
