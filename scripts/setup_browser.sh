@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Install headless Chromium + chromedriver for the demo-page e2e test (Selenium).
-# Idempotent: does nothing when both binaries already exist. Needs root (apt-get).
+# The emoji font makes the saved screenshot show emoji as a user sees them.
+# Idempotent: does nothing when everything is already installed. Needs root (apt-get).
 set -euo pipefail
 
 CHROMIUM=/usr/bin/chromium
 CHROMEDRIVER=/usr/bin/chromedriver
 
-if [[ -x "$CHROMIUM" && -x "$CHROMEDRIVER" ]]; then
+EMOJI_FONT=/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+
+if [[ -x "$CHROMIUM" && -x "$CHROMEDRIVER" && -f "$EMOJI_FONT" ]]; then
     echo "setup_browser: chromium and chromedriver already installed."
     "$CHROMIUM" --version 2>/dev/null || true
     "$CHROMEDRIVER" --version 2>/dev/null || true
@@ -23,7 +26,7 @@ if ! apt-get update; then
     echo "setup_browser: ERROR: 'apt-get update' failed (no network or broken sources?)." >&2
     exit 1
 fi
-if ! apt-get install -y --no-install-recommends chromium chromium-driver; then
+if ! apt-get install -y --no-install-recommends chromium chromium-driver fonts-noto-color-emoji; then
     echo "setup_browser: ERROR: 'apt-get install chromium chromium-driver' failed." >&2
     exit 1
 fi
