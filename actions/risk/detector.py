@@ -82,8 +82,8 @@ class RiskDetector:
         if not norm.tokens:
             return RiskAssessment(False)
         s = self.settings
-        matches = self.patterns.match(norm)
         concepts = self.patterns.concepts(norm)
+        matches = self.patterns.match(norm, concepts)
         advice = bool(concepts.get(ADVICE_CONCEPT)) or self.patterns.is_informational(concepts)
         if query_vector is None:
             query_vector = self.encoder.encode([norm.text])[0]

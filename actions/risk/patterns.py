@@ -95,8 +95,12 @@ class RiskPatterns:
                 left += 1
         return False
 
-    def match(self, norm: Normalised) -> list[PatternMatch]:
-        found = self.concepts(norm)
+    def match(
+        self, norm: Normalised, found: dict[str, list[int]] | None = None
+    ) -> list[PatternMatch]:
+        """Rules that fire; pass `found` (from `concepts`) to avoid matching twice."""
+        if found is None:
+            found = self.concepts(norm)
         if self.is_informational(found):
             return []
         matches = []
