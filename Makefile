@@ -4,19 +4,24 @@ VENV_HOME ?= $(or $(TEMAN_VENV_HOME),$(HOME)/.cache/teman-migrasi)
 export TEMAN_VENV_HOME := $(VENV_HOME)
 RASA_PY := $(VENV_HOME)/rasa/bin/python
 ACTIONS_PY := $(VENV_HOME)/actions/bin/python
+RASA_BIN := $(VENV_HOME)/rasa/bin/rasa
 export PYTHONPATH := $(CURDIR)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 RASA_URL ?= http://127.0.0.1:5005
 FILE ?= ../shared/eval/sample.yml
+EVAL_SETS := ../shared/eval/sample.yml $(wildcard tests/eval_sets/*.yml) $(wildcard tests/eval_sets/dev/*.yml)
 
-.PHONY: help setup run test test-unit test-e2e lint validate index train eval eval-all bench cases clean
+.PHONY: help setup run test test-unit test-e2e test-stories lint validate index train eval \
+	eval-all eval-sealed bench cases clean
 
 help:
-	@echo "make run    - set up, build, train (when needed) and chat on http://localhost:5005/demo/"
-	@echo "make test   - set up and run every test (unit, data validation, end-to-end)"
-	@echo "make eval FILE=cases.yml - run a case file against the running bot; LOO accuracy"
-	@echo "make bench  - retrieval latency, index build time, Rasa throughput/memory vs stock Rasa"
+	@echo "make run    - set up, build (when needed) and chat on http://localhost:5005/demo/"
+	@echo "make test   - set up and run every test (lint, data, unit, Rasa stories, end-to-end)"
+	@echo "make eval FILE=cases.yml - run a case file against the running bot (RASA_API_TOKEN)"
+	@echo "make eval-all   - the public sample, tests/eval_sets/*.yml and the dev set"
+	@echo "make eval-sealed - the sealed set, figures only (start and end of a change)"
+	@echo "make bench  - decision latency, build times, throughput/memory vs stock Rasa"
 	@echo "make index  - rebuild the search index after editing knowledge/"
 	@echo "make cases ARGS='list' - staff: list/show/export/close hand-off cases"
 
@@ -27,43 +32,52 @@ run:
 	@scripts/run_bot.sh
 
 index: setup
-	@$(ACTIONS_PY) -m actions.retrieval.build
+	@$(ACTIONS_PY) -m tools.build_index
 
 train: setup
 	@scripts/train.sh
 
 lint: setup
-	@$(ACTIONS_PY) -m ruff check actions bot tests scripts
+	@$(ACTIONS_PY) -m ruff check actions bot teman tools tests scripts
 
 validate: setup
-	@$(RASA_PY) -m bot.nlu.knowledge_examples >/dev/null
-	@$(ACTIONS_PY) -m actions.knowledge.check
-	@cd $(CURDIR) && $(VENV_HOME)/rasa/bin/rasa data validate --config config.yml --domain bot/domain.yml --data bot/data --quiet
+	@$(ACTIONS_PY) -m tools.check_knowledge
+	@cd $(CURDIR) && $(RASA_BIN) data validate --config config.yml --domain bot/domain.yml \
+		--data bot/data --quiet
 
 test-unit: setup
 	@scripts/setup_browser.sh
-	$(ACTIONS_PY) -m pytest tests/actions -q
+	$(ACTIONS_PY) -m pytest tests/lib tests/actions -q
 	$(RASA_PY) -m pytest tests/bot -q -p no:cacheprovider
+
+test-stories: train
+	@mkdir -p var && cd $(CURDIR) && $(RASA_BIN) test core --stories tests/stories --model models/current.tar.gz \
+		--endpoints bot/endpoints.yml --out var/rasa-test --fail-on-prediction-errors --no-plot \
+		> var/rasa-test.log 2>&1 || { tail -n 40 var/rasa-test.log; exit 1; }
+	@echo "rasa test core: every test story predicted correctly (var/rasa-test/)"
 
 test-e2e: setup
 	@scripts/setup_browser.sh
 	$(ACTIONS_PY) -m pytest tests/e2e -q
 
-test: lint validate test-unit test-e2e
+test: lint validate test-unit test-stories test-e2e
 
 eval: setup
-	@$(ACTIONS_PY) -m actions.evaluation.loo
-	@$(ACTIONS_PY) -m actions.evaluation.run_cases --url $(RASA_URL) $(FILE)
+	@$(ACTIONS_PY) -m tools.evaluation.run_cases --url $(RASA_URL) $(FILE)
 
 eval-all: setup
-	@$(ACTIONS_PY) -m actions.evaluation.loo
-	@$(ACTIONS_PY) -m actions.evaluation.run_cases --url $(RASA_URL) ../shared/eval/sample.yml tests/eval_sets/*.yml
+	@$(ACTIONS_PY) -m tools.evaluation.loo
+	@$(ACTIONS_PY) -m tools.evaluation.run_cases --url $(RASA_URL) $(EVAL_SETS)
+
+eval-sealed: setup
+	@$(ACTIONS_PY) -m tools.evaluation.run_cases --summary --url $(RASA_URL) \
+		tests/eval_sets/sealed/sealed.yml
 
 bench: setup
 	@scripts/bench.sh
 
 cases: setup
-	@$(ACTIONS_PY) -m actions.cases.cli $(ARGS)
+	@$(ACTIONS_PY) -m tools.cases_cli $(ARGS)
 
 clean:
-	rm -rf var models bot/data/generated tests/artifacts
+	rm -rf var models tests/artifacts

@@ -13,10 +13,10 @@ export SQLALCHEMY_SILENCE_UBER_WARNING=1
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
-# Fingerprint of every input of the Rasa model (data, config, custom NLU code, lexicon).
+# Fingerprint of every input of the Rasa model (config, domain, rules and stories).
 rasa_inputs_fingerprint() {
-    (cd "$ROOT" && find config.yml bot/domain.yml bot/data bot/nlu knowledge/lexicon.yml \
-        -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null | LC_ALL=C sort \
+    (cd "$ROOT" && find config.yml bot/domain.yml bot/data \
+        -type f -name '*.yml' 2>/dev/null | LC_ALL=C sort \
         | xargs cat | sha256sum | cut -c1-16)
 }
 

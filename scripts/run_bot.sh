@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up (if needed), build the index and train (only when inputs changed), then run the
-# action server, the hotline forwarder and the Rasa server until Ctrl-C / SIGTERM.
+# decision service (Rasa's external NLU + action server), the hotline forwarder and the
+# Rasa server until Ctrl-C / SIGTERM.
 # Ports: RASA_PORT (5005), ACTION_PORT (5055). Everything binds to BIND_HOST (127.0.0.1).
+# Rasa's HTTP API is on only when RASA_API_TOKEN is set, and then needs that token.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -18,7 +20,8 @@ t0=$(now)
 t_setup=$(elapsed "$t0")
 
 t1=$(now)
-"$ACTIONS_PY" -m actions.retrieval.build
+echo "[run] checking the search index (a first build fine-tunes the encoder: minutes) ..."
+"$ACTIONS_PY" -m tools.build_index
 t_index=$(elapsed "$t1")
 
 t2=$(now)
@@ -28,20 +31,41 @@ t_train=$(elapsed "$t2")
 # Runtime channel and endpoint files: optional channels only when configured.
 creds="$RUN_DIR/credentials.yml"
 {
-    echo "rest:"
+    echo "bot.channels.rest.SafeRestInput: {}"
     echo "bot.channels.demo_page.DemoPageInput: {}"
-    if [ -n "${WHATSAPP_VERIFY_TOKEN:-}" ] && [ -n "${WHATSAPP_APP_SECRET:-}" ] \
+    # The messaging channels key trackers by a keyed hash of the number: SENDER_ID_KEY.
+    if [ -n "${WHATSAPP_VERIFY_TOKEN:-}" ] && [ -n "${WHATSAPP_APP_SECRET:-}" ] && [ -n "${SENDER_ID_KEY:-}" ] \
         && [ -n "${WHATSAPP_ACCESS_TOKEN:-}" ] && [ -n "${WHATSAPP_PHONE_NUMBER_ID:-}" ]; then
         echo "bot.channels.whatsapp.WhatsAppInput: {}"
         echo "[run] WhatsApp Cloud API channel enabled" >&2
     fi
-    if [ -n "${TWILIO_ACCOUNT_SID:-}" ] && [ -n "${TWILIO_AUTH_TOKEN:-}" ] && [ -n "${TWILIO_WHATSAPP_NUMBER:-}" ]; then
+    if [ -n "${TWILIO_ACCOUNT_SID:-}" ] && [ -n "${TWILIO_AUTH_TOKEN:-}" ] && [ -n "${TWILIO_WHATSAPP_NUMBER:-}" ] \
+        && [ -n "${SENDER_ID_KEY:-}" ]; then
         echo "bot.channels.twilio_signed.TwilioSignedInput: {}"
         echo "[run] Twilio WhatsApp channel enabled" >&2
     fi
 } > "$creds"
+if { [ -n "${WHATSAPP_APP_SECRET:-}" ] || [ -n "${TWILIO_AUTH_TOKEN:-}" ]; } && [ -z "${SENDER_ID_KEY:-}" ]; then
+    echo "[run] WhatsApp/Twilio variables found but SENDER_ID_KEY is not set: those channels stay off" >&2
+    echo "[run] (it keys conversations by a hash of the number; see docs/channels.md)" >&2
+fi
+
+# Rasa and the decision service share a per-run secret: nothing else on the machine can
+# post parse results or run actions.
+TEMAN_SERVICE_TOKEN="$("$ACTIONS_PY" -c 'import secrets; print(secrets.token_hex(16))')"
+export TEMAN_SERVICE_TOKEN
 endpoints="$RUN_DIR/endpoints.yml"
-printf 'action_endpoint:\n  url: "http://127.0.0.1:%s/webhook"\n' "$ACTION_PORT" > "$endpoints"
+"$ACTIONS_PY" -m tools.write_endpoints "$endpoints" \
+    --service-url "http://127.0.0.1:$ACTION_PORT" --token "$TEMAN_SERVICE_TOKEN"
+
+api_args=()
+if [ -n "${RASA_API_TOKEN:-}" ]; then
+    api_args=(--enable-api --auth-token "$RASA_API_TOKEN")
+    status_url="http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN"
+else
+    echo "[run] RASA_API_TOKEN not set: Rasa's HTTP API (trackers, events, models) stays off" >&2
+    status_url="http://127.0.0.1:$RASA_PORT/"
+fi
 
 pids=()
 cleanup() {
@@ -65,23 +89,24 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 t3=$(now)
-SANIC_HOST="$BIND_HOST" "$ACTIONS_PY" -m rasa_sdk --actions actions --port "$ACTION_PORT" \
-    >"$RUN_DIR/actions.log" 2>&1 &
+"$ACTIONS_PY" -m teman.service --host "$BIND_HOST" --port "$ACTION_PORT" \
+    >"$RUN_DIR/service.log" 2>&1 &
 pids+=($!)
-action_pid=$!
-"$ACTIONS_PY" -m actions.cases.forwarder >"$RUN_DIR/forwarder.log" 2>&1 &
+service_pid=$!
+"$ACTIONS_PY" -m teman.cases.forwarder >"$RUN_DIR/forwarder.log" 2>&1 &
 pids+=($!)
-"$RASA_BIN" run --model models/current.tar.gz --enable-api -i "$BIND_HOST" -p "$RASA_PORT" \
+"$RASA_BIN" run --model models/current.tar.gz "${api_args[@]}" -i "$BIND_HOST" -p "$RASA_PORT" \
     --credentials "$creds" --endpoints "$endpoints" >"$RUN_DIR/rasa.log" 2>&1 &
 pids+=($!)
 rasa_pid=$!
 
-if ! wait_for_http "http://127.0.0.1:$ACTION_PORT/health" 300 "$action_pid"; then
-    echo "[run] action server did not start; last lines of $RUN_DIR/actions.log:" >&2
-    tail -n 30 "$RUN_DIR/actions.log" >&2
+echo "[run] starting the decision service and Rasa ..."
+if ! wait_for_http "http://127.0.0.1:$ACTION_PORT/health" 600 "$service_pid"; then
+    echo "[run] decision service did not start; last lines of $RUN_DIR/service.log:" >&2
+    tail -n 30 "$RUN_DIR/service.log" >&2
     exit 1
 fi
-if ! wait_for_http "http://127.0.0.1:$RASA_PORT/status" 300 "$rasa_pid"; then
+if ! wait_for_http "$status_url" 600 "$rasa_pid"; then
     echo "[run] Rasa server did not start; last lines of $RUN_DIR/rasa.log:" >&2
     tail -n 30 "$RUN_DIR/rasa.log" >&2
     exit 1
@@ -93,7 +118,7 @@ cat <<MSG
 [run] Teman Migrasi is ready:
         demo page:  http://localhost:$RASA_PORT/demo/
         REST chat:  curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"me","message":"halo"}'
-        logs:       $RUN_DIR/{rasa,actions,forwarder}.log
+        logs:       $RUN_DIR/{rasa,service,forwarder}.log
       Press Ctrl-C to stop.
 MSG
 echo "ready" > "$RUN_DIR/ready"

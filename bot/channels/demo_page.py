@@ -1,7 +1,10 @@
 """Serves the facilitator demo page (bot/web/) from the Rasa server at /demo/.
 
 Serving from the same origin as /webhooks/rest/webhook avoids CORS set-up on the
-workshop laptop; the page itself needs the ``rest`` channel to be enabled too.
+workshop laptop; the page itself needs the REST channel to be enabled too, as
+``bot.channels.rest.SafeRestInput`` (it refuses the phone channels' ``wa:``/``tw:``
+sender ids). The page uses random ``demo-<24 hex>`` sender ids; "Mulai ulang" only
+switches to a new id and sends nothing.
 """
 
 from __future__ import annotations

@@ -4,10 +4,14 @@ Webhook: /webhooks/twilio_whatsapp/webhook. Unsigned or forged requests get 403;
 ones are acknowledged with empty TwiML at once and answered in the background through
 Twilio's REST API. WhatsApp via Twilio has no native buttons without approved content
 templates, so buttons become numbered choices and a reply "2" maps back to a payload.
+
+Conversations are keyed ``tw:<keyed hash of the number>`` (see identity.py), never by
+the phone number.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -34,6 +38,12 @@ from bot.channels.common import (
 )
 from bot.channels.dedupe import BackgroundTasks, Deduplicator, KeyedLocks, TTLCache
 from bot.channels.http_retry import HttpSender, RetryPolicy
+from bot.channels.identity import (
+    TWILIO_PREFIX,
+    SenderIdentity,
+    identity_from_settings,
+    key_setting,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +106,11 @@ def render_choices(text: str, buttons: list[dict[str, Any]]) -> str:
 
 
 class TwilioSignedOutput(OutputChannel):
-    """Sends WhatsApp messages through Twilio's Messages REST endpoint."""
+    """Sends WhatsApp messages through Twilio's Messages REST endpoint.
+
+    ``recipient_id`` is always a ``tw:`` sender id. The number comes from ``bound`` (the
+    user of the message being answered) or, for proactive sends, from the sender map.
+    """
 
     @classmethod
     def name(cls) -> str:
@@ -110,17 +124,40 @@ class TwilioSignedOutput(OutputChannel):
         from_number: str,
         sender: HttpSender,
         choices: TTLCache[str, list[str]],
+        identity: SenderIdentity,
+        bound: tuple[str, str] | None = None,
     ) -> None:
         self.url = f"{api_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self.auth = aiohttp.BasicAuth(account_sid, auth_token)
         self.from_number = from_number
         self.sender = sender
         self.choices = choices
+        self.identity = identity
+        self._bound = bound
+
+    async def _number(self, recipient_id: str) -> str | None:
+        """The ``whatsapp:+…`` address behind ``recipient_id``, or None (then dropped)."""
+        if self._bound and recipient_id == self._bound[0]:
+            return self._bound[1]
+        if not self.identity.owns(recipient_id):
+            logger.warning("twilio: recipient %s is not a Twilio sender id; message dropped",
+                           log_id(recipient_id))
+            return None
+        number = await self.identity.number_for(recipient_id)
+        if number is None:
+            logger.warning("twilio: no number known for %s (expired or never seen); "
+                           "message dropped", log_id(recipient_id))
+            return None
+        self._bound = (recipient_id, number)
+        return number
 
     async def _post(self, recipient_id: str, fields: dict[str, str]) -> bool:
+        number = await self._number(recipient_id)
+        if number is None:
+            return False
         result = await self.sender.post(
             self.url,
-            data={"From": self.from_number, "To": recipient_id, **fields},
+            data={"From": self.from_number, "To": number, **fields},
             auth=self.auth,
             log_name=f"twilio send to {log_id(recipient_id)}",
         )
@@ -136,6 +173,8 @@ class TwilioSignedOutput(OutputChannel):
         buttons = [b for b in buttons if button_title(b)][:MAX_CHOICES]
         if not buttons:
             await self.send_text_message(recipient_id, text or "")
+            return
+        if await self._number(recipient_id) is None:
             return
         self.choices.set(recipient_id, [button_payload(b) for b in buttons])
         await self.send_text_message(recipient_id, render_choices(text, buttons))
@@ -158,13 +197,16 @@ class TwilioSignedInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> TwilioSignedInput:
+        """Read config from env vars (plus ``SENDER_ID_KEY``, see identity.py)."""
         values = {
             "TWILIO_ACCOUNT_SID": setting(credentials, "account_sid", "TWILIO_ACCOUNT_SID"),
             "TWILIO_AUTH_TOKEN": setting(credentials, "auth_token", "TWILIO_AUTH_TOKEN"),
             "TWILIO_WHATSAPP_NUMBER": setting(credentials, "whatsapp_number",
                                               "TWILIO_WHATSAPP_NUMBER"),
+            "SENDER_ID_KEY": key_setting(credentials),
         }
         require(cls.name(), values)
+        identity = identity_from_settings(cls.name(), TWILIO_PREFIX, credentials)
         number = values["TWILIO_WHATSAPP_NUMBER"] or ""
         if not number.startswith("whatsapp:"):
             number = f"whatsapp:{number}"
@@ -180,6 +222,7 @@ class TwilioSignedInput(InputChannel):
             or DEFAULT_API_URL,
             webhook_url=setting(credentials, "webhook_url", "TWILIO_WEBHOOK_URL"),
             retry_policy=retry,
+            identity=identity,
         )
 
     def __init__(
@@ -190,21 +233,28 @@ class TwilioSignedInput(InputChannel):
         api_url: str = DEFAULT_API_URL,
         webhook_url: str | None = None,
         retry_policy: RetryPolicy | None = None,
+        *,
+        identity: SenderIdentity,
     ) -> None:
+        if identity.prefix != TWILIO_PREFIX:
+            raise ValueError("TwilioSignedInput needs an identity with the 'tw:' prefix")
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.whatsapp_number = whatsapp_number
         self.api_url = api_url
         self.webhook_url = webhook_url
+        self.identity = identity
         self.sender = HttpSender(retry_policy)
         self.dedupe = Deduplicator(max_size=20_000, ttl=2 * 24 * 3600)
         self.choices: TTLCache[str, list[str]] = TTLCache(max_size=50_000, ttl=24 * 3600)
         self.tasks = BackgroundTasks()
         self.locks = KeyedLocks()
 
-    def get_output_channel(self) -> TwilioSignedOutput:
+    def get_output_channel(self, bound: tuple[str, str] | None = None) -> TwilioSignedOutput:
+        """Output channel; Rasa calls it without ``bound`` for proactive messages."""
         return TwilioSignedOutput(self.api_url, self.account_sid, self.auth_token,
-                                  self.whatsapp_number, self.sender, self.choices)
+                                  self.whatsapp_number, self.sender, self.choices,
+                                  self.identity, bound)
 
     def signing_url(self, request: Request) -> str:
         """Public URL Twilio signed: TWILIO_WEBHOOK_URL behind a proxy, else request URL."""
@@ -215,7 +265,10 @@ class TwilioSignedInput(InputChannel):
         return request.url
 
     def map_choice(self, user: str, text: str) -> str:
-        """A bare number answering our last numbered list becomes that button's payload."""
+        """A bare number answering our last numbered list becomes that button's payload.
+
+        ``user`` is the sender id; any other text is returned unchanged.
+        """
         match = _CHOICE_RE.match(text)
         payloads = self.choices.get(user)
         if not match or not payloads:
@@ -229,13 +282,18 @@ class TwilioSignedInput(InputChannel):
     async def _handle(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]], form: dict[str, str]
     ) -> None:
-        user = form.get("From", "")
+        number = form.get("From", "")
+        user = self.identity.sender_id(number)  # the tracker key: never the number
         who = log_id(user)
         async with self.locks.hold(user):
+            # Store the (encrypted) number for proactive messages while the bot answers;
+            # the answer itself goes to the number bound to this request's output.
+            remembered = asyncio.ensure_future(self.identity.remember(user, number))
             try:
-                out = self.get_output_channel()
-                text = (form.get("ButtonPayload") or form.get("Body") or "").strip()
-                if not text:
+                out = self.get_output_channel(bound=(user, number))
+                # Passed on exactly as typed: "/…" is ordinary text, never an intent.
+                text = form.get("ButtonPayload") or form.get("Body") or ""
+                if not text.strip():
                     logger.info("twilio: non-text message (media=%s) from %s",
                                 form.get("NumMedia", "0"), who)
                     await out.send_text_message(user, UNSUPPORTED_TEXT)
@@ -250,6 +308,8 @@ class TwilioSignedInput(InputChannel):
                 logger.error("twilio: failed to handle message from %s: %s", who,
                              type(exc).__name__)
                 logger.debug("twilio: %s", safe_traceback(exc))
+            finally:
+                await remembered  # never raises
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint(f"twilio_whatsapp_webhook_{id(self)}", __name__)
@@ -285,5 +345,6 @@ class TwilioSignedInput(InputChannel):
         async def close_session(*_: Any) -> None:
             await self.tasks.drain(timeout=5)
             await self.sender.close()
+            self.identity.map.close()
 
         return bp

@@ -3,10 +3,15 @@
 Webhook: /webhooks/whatsapp/webhook. GET answers Meta's verification handshake; POST
 is checked against X-Hub-Signature-256, acknowledged at once (Meta retries slow
 webhooks) and processed in the background, once per message id.
+
+Conversations are keyed ``wa:<keyed hash of the number>`` (see identity.py), never by
+the phone number; replies find the number through the request's output channel or,
+for proactive messages, through the encrypted sender map.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -32,6 +37,12 @@ from bot.channels.common import (
 )
 from bot.channels.dedupe import BackgroundTasks, Deduplicator, KeyedLocks, TTLCache
 from bot.channels.http_retry import HttpSender, RetryPolicy
+from bot.channels.identity import (
+    WHATSAPP_PREFIX,
+    SenderIdentity,
+    identity_from_settings,
+    key_setting,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +80,12 @@ def verify_signature(app_secret: str, body: bytes, header: str | None) -> bool:
 
 
 def _reply_to_text(reply: dict[str, Any]) -> str | None:
-    """Button/list reply -> Rasa input: the id if it is a Rasa payload, else the title."""
+    """Button/list reply -> Rasa input: the id (= the button's payload), else the title."""
     reply_id = str(reply.get("id") or reply.get("payload") or "").strip()
-    if reply_id.startswith("/"):
+    if reply_id:
         return reply_id
     title = str(reply.get("title") or reply.get("text") or "").strip()
-    return title or reply_id or None
+    return title or None
 
 
 def extract_text(message: dict[str, Any]) -> str | None:
@@ -123,7 +134,11 @@ class ServiceWindow:
 
 
 class WhatsAppOutput(OutputChannel):
-    """Sends replies through the Graph API ``/{phone_number_id}/messages`` endpoint."""
+    """Sends replies through the Graph API ``/{phone_number_id}/messages`` endpoint.
+
+    ``recipient_id`` is always a ``wa:`` sender id. The number comes from ``bound`` (the
+    user of the message being answered) or, for proactive sends, from the sender map.
+    """
 
     @classmethod
     def name(cls) -> str:
@@ -136,19 +151,39 @@ class WhatsAppOutput(OutputChannel):
         access_token: str,
         sender: HttpSender,
         window: ServiceWindow,
+        identity: SenderIdentity,
         template_name: str | None = None,
         template_lang: str = "id",
+        bound: tuple[str, str] | None = None,
     ) -> None:
         self.url = f"{api_url.rstrip('/')}/{phone_number_id}/messages"
         self.access_token = access_token
         self.sender = sender
         self.window = window
+        self.identity = identity
         self.template_name = template_name
         self.template_lang = template_lang
+        self._bound = bound
 
-    async def _post(self, recipient_id: str, payload: dict[str, Any]) -> bool:
+    async def _number(self, recipient_id: str) -> str | None:
+        """The phone number behind ``recipient_id``, or None (message is then dropped)."""
+        if self._bound and recipient_id == self._bound[0]:
+            return self._bound[1]
+        if not self.identity.owns(recipient_id):
+            logger.warning("whatsapp: recipient %s is not a WhatsApp sender id; message "
+                           "dropped", log_id(recipient_id))
+            return None
+        number = await self.identity.number_for(recipient_id)
+        if number is None:
+            logger.warning("whatsapp: no number known for %s (expired or never seen); "
+                           "message dropped", log_id(recipient_id))
+            return None
+        self._bound = (recipient_id, number)
+        return number
+
+    async def _post(self, recipient_id: str, number: str, payload: dict[str, Any]) -> bool:
         body = {"messaging_product": "whatsapp", "recipient_type": "individual",
-                "to": recipient_id, **payload}
+                "to": number, **payload}
         result = await self.sender.post(
             self.url,
             json=body,
@@ -159,8 +194,11 @@ class WhatsAppOutput(OutputChannel):
 
     async def _send(self, recipient_id: str, payload: dict[str, Any]) -> bool:
         """Send ``payload``, or the hand-off template when the 24 h window is closed."""
+        number = await self._number(recipient_id)
+        if number is None:
+            return False
         if self.window.is_open(recipient_id):
-            return await self._post(recipient_id, payload)
+            return await self._post(recipient_id, number, payload)
         if not self.template_name:
             logger.error(
                 "whatsapp: 24h window closed for %s and WHATSAPP_HANDOFF_TEMPLATE is not "
@@ -175,6 +213,7 @@ class WhatsAppOutput(OutputChannel):
                     log_id(recipient_id))
         return await self._post(
             recipient_id,
+            number,
             {"type": "template",
              "template": {"name": self.template_name,
                           "language": {"code": self.template_lang}}},
@@ -265,7 +304,10 @@ class WhatsAppInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WhatsAppInput:
-        """Read config from env vars; non-empty credentials.yml keys override them."""
+        """Read config from env vars; non-empty credentials.yml keys override them.
+
+        Needs ``SENDER_ID_KEY`` too (pseudonymous sender ids, see identity.py).
+        """
         values = {
             "WHATSAPP_VERIFY_TOKEN": setting(credentials, "verify_token",
                                              "WHATSAPP_VERIFY_TOKEN"),
@@ -274,8 +316,10 @@ class WhatsAppInput(InputChannel):
                                              "WHATSAPP_ACCESS_TOKEN"),
             "WHATSAPP_PHONE_NUMBER_ID": setting(credentials, "phone_number_id",
                                                 "WHATSAPP_PHONE_NUMBER_ID"),
+            "SENDER_ID_KEY": key_setting(credentials),
         }
         require(cls.name(), values)
+        identity = identity_from_settings(cls.name(), WHATSAPP_PREFIX, credentials)
         retry = RetryPolicy(
             base_delay=float(setting(credentials, "retry_base_delay",
                                      "WHATSAPP_RETRY_BASE_DELAY", "0.5") or 0.5),
@@ -292,6 +336,7 @@ class WhatsAppInput(InputChannel):
             template_lang=setting(credentials, "template_lang", "WHATSAPP_TEMPLATE_LANG",
                                   "id") or "id",
             retry_policy=retry,
+            identity=identity,
         )
 
     def __init__(
@@ -304,7 +349,11 @@ class WhatsAppInput(InputChannel):
         template_name: str | None = None,
         template_lang: str = "id",
         retry_policy: RetryPolicy | None = None,
+        *,
+        identity: SenderIdentity,
     ) -> None:
+        if identity.prefix != WHATSAPP_PREFIX:
+            raise ValueError("WhatsAppInput needs an identity with the 'wa:' prefix")
         self.verify_token = verify_token
         self.app_secret = app_secret
         self.access_token = access_token
@@ -312,16 +361,18 @@ class WhatsAppInput(InputChannel):
         self.api_url = api_url
         self.template_name = template_name
         self.template_lang = template_lang
+        self.identity = identity
         self.sender = HttpSender(retry_policy)
         self.window = ServiceWindow()
         self.dedupe = Deduplicator(max_size=20_000, ttl=2 * 24 * 3600)
         self.tasks = BackgroundTasks()
         self.locks = KeyedLocks()
 
-    def get_output_channel(self) -> WhatsAppOutput:
+    def get_output_channel(self, bound: tuple[str, str] | None = None) -> WhatsAppOutput:
+        """Output channel; Rasa calls it without ``bound`` for proactive messages."""
         return WhatsAppOutput(
             self.api_url, self.phone_number_id, self.access_token, self.sender,
-            self.window, self.template_name, self.template_lang,
+            self.window, self.identity, self.template_name, self.template_lang, bound,
         )
 
     async def _handle(
@@ -330,12 +381,16 @@ class WhatsAppInput(InputChannel):
         message: dict[str, Any],
     ) -> None:
         """Process one inbound message; runs as a background task, never raises."""
-        user = str(message.get("from") or "")
+        number = str(message.get("from") or "")
+        user = self.identity.sender_id(number)  # the tracker key: never the number
         msg_id = str(message.get("id") or "")
         who = log_id(user)
         async with self.locks.hold(user):
+            # Store the (encrypted) number for proactive messages while the bot answers;
+            # the answer itself goes to the number bound to this request's output.
+            remembered = asyncio.ensure_future(self.identity.remember(user, number))
             try:
-                out = self.get_output_channel()
+                out = self.get_output_channel(bound=(user, number))
                 text = extract_text(message)
                 if text is None:
                     logger.info("whatsapp: unsupported '%s' message from %s",
@@ -351,6 +406,8 @@ class WhatsAppInput(InputChannel):
                 logger.error("whatsapp: failed to handle message from %s: %s", who,
                              type(exc).__name__)
                 logger.debug("whatsapp: %s", safe_traceback(exc))
+            finally:
+                await remembered  # never raises
 
     def _collect(self, payload: Any) -> list[dict[str, Any]]:
         """New, non-duplicate user messages in a webhook payload (statuses skipped)."""
@@ -377,7 +434,8 @@ class WhatsAppInput(InputChannel):
                         sent_at: float | None = float(message.get("timestamp"))  # type: ignore[arg-type]
                     except (TypeError, ValueError):
                         sent_at = None
-                    self.window.record_inbound(str(message["from"]), sent_at)
+                    self.window.record_inbound(
+                        self.identity.sender_id(str(message["from"])), sent_at)
                     found.append(message)
         return found
 
@@ -425,5 +483,6 @@ class WhatsAppInput(InputChannel):
         async def close_session(*_: Any) -> None:
             await self.tasks.drain(timeout=5)
             await self.sender.close()
+            self.identity.map.close()
 
         return bp

@@ -32,6 +32,10 @@
   var scenarioRunning = false;
 
   /* ---------- sender id ---------- */
+  // "demo-" + 24 hex chars: never in a phone channel's namespace ("wa:", "tw:"), which
+  // the REST channel refuses, and short enough for its 128-character limit.
+  var SENDER_RE = /^demo-[0-9a-f]{24}$/;
+
   function randomId() {
     var bytes = new Uint8Array(12);
     window.crypto.getRandomValues(bytes); // works on plain http (LAN) too, unlike randomUUID
@@ -48,7 +52,8 @@
     try { window[store].setItem(key, value); } catch (e) { /* private mode: memory only */ }
   }
 
-  var sender = storageGet("sessionStorage", SENDER_KEY) || randomId();
+  var stored = storageGet("sessionStorage", SENDER_KEY);
+  var sender = (stored && SENDER_RE.test(stored)) ? stored : randomId();
   storageSet("sessionStorage", SENDER_KEY, sender);
 
   /* ---------- safe WhatsApp-style formatting ---------- */
@@ -124,13 +129,16 @@
     group.setAttribute("role", "group");
     group.setAttribute("aria-label", "Pilihan jawaban");
     buttons.forEach(function (b) {
+      // Payloads are plain words: the button shows its title, sends its payload as text
+      // (exactly like a WhatsApp reply button) and the chat shows the title.
       var title = String(b.title || b.payload || "").trim();
       if (!title) { return; }
-      var payload = String(b.payload || b.title);
+      var payload = String(b.payload || "").trim() || title;
       var button = document.createElement("button");
       button.type = "button";
       button.className = "quick-reply bot-button";
       button.setAttribute("data-testid", "bot-button");
+      button.setAttribute("data-payload", payload);
       button.textContent = title;
       button.addEventListener("click", function () {
         Array.prototype.forEach.call(group.querySelectorAll("button"), function (el) {
@@ -292,16 +300,15 @@
     storageSet("localStorage", PROJECTOR_KEY, on ? "1" : "0");
   }
 
+  /* A reset only starts a new conversation under a new random sender id: no chat
+   * message is sent (nothing typed or clicked is a command). */
   function resetConversation() {
-    var oldSender = sender;
     generation += 1;
     queue = Promise.resolve();
     sender = randomId();
     storageSet("sessionStorage", SENDER_KEY, sender);
     log.textContent = "";
     setScenarioStatus("idle", "");
-    // Let Rasa forget the old conversation too; failure here is harmless.
-    postToRasa(oldSender, "/restart").catch(function () { /* ignore */ });
     addBubble("note", "Percakapan baru dimulai.");
     input.value = "";
     input.focus();

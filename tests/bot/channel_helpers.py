@@ -7,28 +7,45 @@ import asyncio
 import socket
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage, register
 from sanic import Sanic
 
+from bot.channels.identity import SenderIdentity, SenderMap
+
 PHONE = "6281234567890"  # fake user number; must never show up in logs
 PHONE_ID = "109876543210"
 TOKEN = "test-access-token"
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
+SENDER_KEY = "test-sender-id-key-0123456789abcdef"
+# Typed text that looks like a Rasa intent command: must reach Rasa unchanged, as text.
+SLASH_TEXTS = ["/affirm", '/choose_entry{"entry_id":"x"}']
 
 LONG_TEXT = ("Paragraf tentang migrasi aman. " * 60 + "\n\n") * 4  # ~7.4k chars
+# Button payloads are plain words (what the user would have typed), not "/intent".
 THREE_BUTTONS = [
-    {"title": "Syarat jadi Pekerja Migran", "payload": "/ask_requirements"},
-    {"title": "LTSA terdekat", "payload": "/ask_ltsa"},
-    {"title": "Nomor SI-SAGA", "payload": "/ask_hotline"},
+    {"title": "Syarat jadi Pekerja Migran", "payload": "syarat jadi pekerja migran apa saja"},
+    {"title": "LTSA terdekat", "payload": "di mana LTSA terdekat"},
+    {"title": "Nomor SI-SAGA", "payload": "minta nomor SI-SAGA"},
 ]
 SIX_BUTTONS = [
-    {"title": f"Pilihan nomor {i} yang judulnya cukup panjang", "payload": f"/choice_{i}"}
+    {"title": f"Pilihan nomor {i} yang judulnya cukup panjang", "payload": f"pilihan {i}"}
     for i in range(1, 7)
 ]
+
+
+def make_identity(prefix: str, db_path: Path, ttl_seconds: float = 30 * 86400,
+                  key: str = SENDER_KEY) -> SenderIdentity:
+    return SenderIdentity(prefix, key, SenderMap(db_path, key, ttl_seconds))
+
+
+def db_bytes(db_path: Path) -> bytes:
+    """Everything SQLite wrote for ``db_path``: the file plus its -wal/-shm/-journal."""
+    return b"".join(p.read_bytes() for p in sorted(db_path.parent.glob(db_path.name + "*")))
 
 
 @dataclass

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
 from bot.channels.demo_page import WEB_DIR, DemoPageInput
+from bot.channels.rest import validate_rest_body
 from tests.bot.channel_helpers import FakeBot, SanicServer
+
+HARNESS = Path(__file__).with_name("demo_page_harness.js")
+SENDER_RE = re.compile(r"^demo-[0-9a-f]{24}$")
 
 
 @pytest.fixture
@@ -80,3 +88,71 @@ def test_scenarios_json_shape() -> None:
         assert scenario["id"] and scenario["title"] and scenario["note"]
         assert len(scenario["steps"]) >= 2
         assert all(isinstance(s, str) and s.strip() for s in scenario["steps"])
+
+
+# -- app.js behaviour (run in Node with a tiny fake DOM; see demo_page_harness.js) ---------
+
+def run_page(stored_sender: str | None = None) -> dict[str, Any]:
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        pytest.skip("node is not installed")
+    args = [node, str(HARNESS), str(WEB_DIR / "app.js")]
+    if stored_sender is not None:
+        args.append(stored_sender)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_page_sender_ids_are_random_demo_ids_accepted_by_rest() -> None:
+    report = run_page()
+    first, after_reset = report["initialSender"], report["senderAfterReset"]
+    assert SENDER_RE.match(first) and SENDER_RE.match(after_reset)
+    assert first != after_reset != run_page()["initialSender"]
+    assert report["storedSender"] == first and report["storedAfterReset"] == after_reset
+    for sender in (first, after_reset):
+        assert validate_rest_body({"sender": sender, "message": "halo"}) is None
+
+
+@pytest.mark.parametrize("stored", ["wa:0123456789abcdef0123456789abcdef", "tw:x", "",
+                                    "6281234567890", "demo-" + "0" * 24 + "x"])
+def test_page_replaces_an_unexpected_stored_sender(stored: str) -> None:
+    report = run_page(stored)
+    assert SENDER_RE.match(report["initialSender"])
+    assert report["initialSender"] != stored
+
+
+def test_page_keeps_a_valid_stored_sender() -> None:
+    stored = "demo-" + "ab" * 12
+    assert run_page(stored)["initialSender"] == stored
+
+
+def test_reset_sends_nothing_and_starts_new_sender() -> None:
+    report = run_page()
+    assert report["requestsDuringReset"] == []
+    assert report["senderAfterReset"] != report["oldSender"]
+    assert report["noteBubbles"] == ["Percakapan baru dimulai."]
+    # The next message goes out under the new id only.
+    assert report["requests"][-1]["body"] == {"sender": report["senderAfterReset"],
+                                              "message": "Nomor SI-SAGA"}
+    assert all(r["body"]["message"] != "/restart" for r in report["requests"])
+    assert "/restart" not in (WEB_DIR / "app.js").read_text(encoding="utf-8")
+
+
+def test_typed_text_and_buttons_send_plain_text() -> None:
+    report = run_page()
+    requests = report["requests"]
+    assert all(r["url"] == "/webhooks/rest/webhook" and r["method"] == "POST"
+               for r in requests)
+    # Typed "/command" text is sent exactly as typed, as ordinary text.
+    assert requests[0]["body"]["message"] == '/choose_entry{"entry_id":"x"}'
+    # A button shows its title and sends its payload (words); no payload -> its title.
+    assert report["buttons"] == [
+        {"title": "Ya, teruskan", "payload": "ya, teruskan ke petugas"},
+        {"title": "Tidak usah", "payload": "/affirm"},
+        {"title": "Lewati", "payload": "Lewati"},
+    ]
+    assert requests[1]["body"]["message"] == "ya, teruskan ke petugas"
+    assert report["userBubblesBeforeReset"] == ['/choose_entry{"entry_id":"x"}',
+                                                "Ya, teruskan"]
+    assert report["buttonsDisabled"] == [True, True, True]  # one answer per question

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -13,13 +14,24 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels.common import ChannelConfigError
 from bot.channels.http_retry import RetryPolicy
+from bot.channels.identity import HASH_HEX_CHARS, TWILIO_PREFIX
+from bot.channels.rest import SafeRestInput
 from bot.channels.twilio_signed import (
     UNSUPPORTED_TEXT,
     TwilioSignedInput,
     compute_signature,
     verify_signature,
 )
-from tests.bot.channel_helpers import LONG_TEXT, FakeBot, SanicServer
+from tests.bot.channel_helpers import (
+    LONG_TEXT,
+    SENDER_KEY,
+    SLASH_TEXTS,
+    THREE_BUTTONS,
+    FakeBot,
+    SanicServer,
+    db_bytes,
+    make_identity,
+)
 from tests.support.fake_graph_api import FakeGraphAPI
 
 SID = "AC" + "1" * 32
@@ -45,6 +57,12 @@ class TW:
     http: aiohttp.ClientSession
     api: FakeGraphAPI
     bot: FakeBot
+    db_path: Path
+
+    @property
+    def sid(self) -> str:
+        """The tracker key of the test user USER."""
+        return self.channel.identity.sender_id(USER)
 
     async def post(self, data: dict[str, str], signature: str | None = "auto",
                    sign_url: str | None = None) -> aiohttp.ClientResponse:
@@ -64,26 +82,33 @@ class TW:
         await self.channel.tasks.drain()
 
 
+def make_channel(api_url: str, db_path: Path,
+                 webhook_url: str | None = None) -> TwilioSignedInput:
+    return TwilioSignedInput(SID, AUTH_TOKEN, BOT_NUMBER, api_url=api_url,
+                             webhook_url=webhook_url,
+                             retry_policy=RetryPolicy(base_delay=0.01, max_delay=2),
+                             identity=make_identity(TWILIO_PREFIX, db_path))
+
+
 async def _tw(fake_api: FakeGraphAPI, bot: FakeBot, http: aiohttp.ClientSession,
-              webhook_url: str | None = None) -> AsyncIterator[TW]:
-    channel = TwilioSignedInput(SID, AUTH_TOKEN, BOT_NUMBER, api_url=fake_api.url,
-                                webhook_url=webhook_url,
-                                retry_policy=RetryPolicy(base_delay=0.01, max_delay=2))
+              db_path: Path, webhook_url: str | None = None) -> AsyncIterator[TW]:
+    channel = make_channel(fake_api.url, db_path, webhook_url)
     async with SanicServer([channel], bot) as url:
-        yield TW(url, channel, http, fake_api, bot)
+        yield TW(url, channel, http, fake_api, bot, db_path)
 
 
 @pytest.fixture
-async def tw(fake_api: FakeGraphAPI, bot: FakeBot, http: aiohttp.ClientSession
-             ) -> AsyncIterator[TW]:
-    async for value in _tw(fake_api, bot, http):
+async def tw(fake_api: FakeGraphAPI, bot: FakeBot, http: aiohttp.ClientSession,
+             tmp_path: Path) -> AsyncIterator[TW]:
+    async for value in _tw(fake_api, bot, http, tmp_path / "sender_map.db"):
         yield value
 
 
 @pytest.fixture
-async def tw_proxy(fake_api: FakeGraphAPI, bot: FakeBot, http: aiohttp.ClientSession
-                   ) -> AsyncIterator[TW]:
-    async for value in _tw(fake_api, bot, http, webhook_url=PUBLIC_URL):
+async def tw_proxy(fake_api: FakeGraphAPI, bot: FakeBot, http: aiohttp.ClientSession,
+                   tmp_path: Path) -> AsyncIterator[TW]:
+    async for value in _tw(fake_api, bot, http, tmp_path / "sender_map.db",
+                           webhook_url=PUBLIC_URL):
         yield value
 
 
@@ -100,18 +125,26 @@ def test_signature_matches_twilio_sdk() -> None:
     assert not verify_signature(AUTH_TOKEN, PUBLIC_URL, multi, None)
 
 
-def test_from_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_from_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_NUMBER",
-                "TWILIO_WEBHOOK_URL", "TWILIO_API_URL"):
+                "TWILIO_WEBHOOK_URL", "TWILIO_API_URL", "SENDER_ID_KEY", "SENDER_MAP_KEY",
+                "SENDER_MAP_TTL_DAYS"):
         monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("SENDER_MAP_PATH", str(tmp_path / "senders.db"))
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", SID)
     with pytest.raises(ChannelConfigError) as err:
         TwilioSignedInput.from_credentials(None)
-    assert "TWILIO_AUTH_TOKEN" in str(err.value) and "TWILIO_WHATSAPP_NUMBER" in str(err.value)
+    for name in ("TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_NUMBER", "SENDER_ID_KEY"):
+        assert name in str(err.value)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
     monkeypatch.setenv("TWILIO_WHATSAPP_NUMBER", "+14155238886")
     monkeypatch.setenv("TWILIO_WEBHOOK_URL", PUBLIC_URL)
+    with pytest.raises(ChannelConfigError, match="SENDER_ID_KEY"):
+        TwilioSignedInput.from_credentials(None)
+    monkeypatch.setenv("SENDER_ID_KEY", SENDER_KEY)
     channel = TwilioSignedInput.from_credentials(None)
+    assert channel.identity.prefix == "tw:"
+    assert channel.identity.map.ttl_seconds == 30 * 86400
     assert channel.whatsapp_number == BOT_NUMBER
     assert channel.webhook_url == PUBLIC_URL
     assert channel.api_url == "https://api.twilio.com"
@@ -125,7 +158,9 @@ async def test_valid_signature_answers_via_rest_api(tw: TW) -> None:
     assert sent.form == {"From": BOT_NUMBER, "To": USER, "Body": "Jawaban untuk: syarat jadi pmi"}
     assert sent.headers["Authorization"].startswith("Basic ")
     msg = tw.bot.received[0]
-    assert msg.sender_id == USER and msg.input_channel == "twilio_whatsapp"
+    assert msg.sender_id == tw.sid and msg.input_channel == "twilio_whatsapp"
+    assert msg.sender_id.startswith("tw:") and len(msg.sender_id) == 3 + HASH_HEX_CHARS
+    assert "6281234567890" not in msg.sender_id
     assert msg.metadata == {"channel": "twilio_whatsapp"}
 
 
@@ -168,7 +203,7 @@ async def test_buttons_numbered_and_reply_maps_back(tw: TW) -> None:
     assert "1. Syarat jadi Pekerja Migran\n2. LTSA terdekat\n3. Nomor SI-SAGA" in body
     await tw.post(form(" 2 "))
     await tw.api.wait_for(2)
-    assert tw.bot.texts[-1] == "/ask_ltsa"
+    assert tw.bot.texts[-1] == THREE_BUTTONS[1]["payload"] == "di mana LTSA terdekat"
     # The choice was consumed: a later "2" is just text again.
     await tw.post(form("2"))
     await tw.api.wait_for(3)
@@ -214,5 +249,67 @@ async def test_no_phone_number_in_logs(tw: TW, caplog: pytest.LogCaptureFixture)
     await tw.post(form("rusak"))
     await tw.post(form("halo"), signature="bad")
     await tw.settle()
+    out = tw.channel.get_output_channel()
+    await out.send_text_message(tw.sid, "tindak lanjut")
+    await out.send_text_message(tw.channel.identity.sender_id("whatsapp:+6289999999999"), "x")
+    await out.send_text_message(USER, "x")
     assert caplog.records
     assert "6281234567890" not in caplog.text and "pesan rahasia" not in caplog.text
+    assert "6289999999999" not in caplog.text and "34567890" not in caplog.text
+    assert all("6281234567890" not in m.sender_id for m in tw.bot.received)
+
+
+@pytest.mark.parametrize("typed", SLASH_TEXTS)
+async def test_typed_slash_text_reaches_rasa_unchanged(tw: TW, typed: str) -> None:
+    await tw.post(form(typed))
+    await tw.api.wait_for(1)
+    (msg,) = tw.bot.received
+    assert msg.text == typed and msg.sender_id == tw.sid
+
+
+async def test_slash_text_is_not_a_choice_even_after_buttons(tw: TW) -> None:
+    await tw.post(form("tiga tombol"))
+    await tw.api.wait_for(1)
+    await tw.post(form("/affirm"))
+    await tw.api.wait_for(2)
+    assert tw.bot.texts[-1] == "/affirm"
+
+
+async def test_choices_are_keyed_by_sender_id(tw: TW) -> None:
+    await tw.post(form("tiga tombol"))
+    await tw.api.wait_for(1)
+    assert tw.channel.choices.get(tw.sid) == [b["payload"] for b in THREE_BUTTONS]
+    assert tw.channel.choices.get(USER) is None
+
+
+async def test_proactive_send_uses_encrypted_mapping(tw: TW, fake_api: FakeGraphAPI) -> None:
+    await tw.post(form("halo"))
+    await tw.settle()
+    fresh = make_channel(fake_api.url, tw.db_path)  # another process / after a restart
+    await fresh.get_output_channel().send_response(tw.sid, {"text": "Tindak lanjut"})
+    sent = await tw.api.wait_for(2)
+    assert sent[-1].form == {"From": BOT_NUMBER, "To": USER, "Body": "Tindak lanjut"}
+    raw = db_bytes(tw.db_path)
+    assert raw and b"6281234567890" not in raw and USER.encode() not in raw
+
+
+async def test_proactive_send_to_unknown_or_raw_id_is_dropped(tw: TW) -> None:
+    out = tw.channel.get_output_channel()
+    for recipient in (tw.sid, USER, "wa:" + "0" * 32):
+        await out.send_text_message(recipient, "halo")
+        await out.send_text_with_buttons(recipient, "pilih", THREE_BUTTONS)
+    await asyncio.sleep(0.05)
+    assert tw.api.requests == []
+    assert len(tw.channel.choices) == 0
+
+
+async def test_twilio_sender_id_refused_by_rest(fake_api: FakeGraphAPI, bot: FakeBot,
+                                                http: aiohttp.ClientSession,
+                                                tmp_path: Path) -> None:
+    channel = make_channel(fake_api.url, tmp_path / "m.db")
+    body = {"sender": channel.identity.sender_id(USER), "message": "halo"}
+    async with SanicServer([channel, SafeRestInput()], bot) as url, \
+            http.post(url + "/webhooks/rest/webhook", json=body) as resp:
+        assert resp.status == 400
+        assert "error" in await resp.json()
+    assert bot.received == []

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,16 +18,23 @@ import pytest
 
 from bot.channels.common import ChannelConfigError, split_text
 from bot.channels.http_retry import RetryPolicy
+from bot.channels.identity import HASH_HEX_CHARS, WHATSAPP_PREFIX
+from bot.channels.rest import SafeRestInput
 from bot.channels.whatsapp import UNSUPPORTED_TEXT, WhatsAppInput
 from tests.bot.channel_helpers import (
     APP_SECRET,
     LONG_TEXT,
     PHONE,
     PHONE_ID,
+    SENDER_KEY,
+    SLASH_TEXTS,
+    THREE_BUTTONS,
     TOKEN,
     VERIFY_TOKEN,
     FakeBot,
     SanicServer,
+    db_bytes,
+    make_identity,
 )
 from tests.support.fake_graph_api import FakeGraphAPI
 
@@ -36,6 +44,7 @@ ENV = {
     "WHATSAPP_APP_SECRET": APP_SECRET,
     "WHATSAPP_ACCESS_TOKEN": TOKEN,
     "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID,
+    "SENDER_ID_KEY": SENDER_KEY,
 }
 _counter = iter(range(1, 1_000_000))
 NOW = str(int(time.time()))
@@ -73,6 +82,12 @@ class WA:
     http: aiohttp.ClientSession
     api: FakeGraphAPI
     bot: FakeBot
+    db_path: Path
+
+    @property
+    def sid(self) -> str:
+        """The tracker key of the test user PHONE."""
+        return self.channel.identity.sender_id(PHONE)
 
     async def post(self, body: bytes, signature: str | None = "auto") -> aiohttp.ClientResponse:
         headers = {"Content-Type": "application/json"}
@@ -89,29 +104,42 @@ class WA:
         await self.channel.tasks.drain()
 
 
-@pytest.fixture
-async def wa(fake_api: FakeGraphAPI, bot: FakeBot, http: aiohttp.ClientSession
-             ) -> AsyncIterator[WA]:
-    channel = WhatsAppInput(
+def make_channel(api_url: str, db_path: Path) -> WhatsAppInput:
+    return WhatsAppInput(
         verify_token=VERIFY_TOKEN, app_secret=APP_SECRET, access_token=TOKEN,
-        phone_number_id=PHONE_ID, api_url=fake_api.url,
+        phone_number_id=PHONE_ID, api_url=api_url,
         template_name="teman_migrasi_handoff",
         retry_policy=RetryPolicy(base_delay=0.01, max_delay=2),
+        identity=make_identity(WHATSAPP_PREFIX, db_path),
     )
+
+
+@pytest.fixture
+async def wa(fake_api: FakeGraphAPI, bot: FakeBot, http: aiohttp.ClientSession,
+             tmp_path: Path) -> AsyncIterator[WA]:
+    db_path = tmp_path / "sender_map.db"
+    channel = make_channel(fake_api.url, db_path)
     async with SanicServer([channel], bot) as url:
-        yield WA(url, channel, http, fake_api, bot)
+        yield WA(url, channel, http, fake_api, bot, db_path)
 
 
 # -- configuration -------------------------------------------------------------------
 
-def test_from_credentials_reads_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_from_credentials_reads_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("WHATSAPP_API_URL", raising=False)
+    monkeypatch.delenv("SENDER_MAP_KEY", raising=False)
+    monkeypatch.setenv("SENDER_MAP_PATH", str(tmp_path / "map" / "senders.db"))
+    monkeypatch.setenv("SENDER_MAP_TTL_DAYS", "7")
     channel = WhatsAppInput.from_credentials(None)
     assert channel.phone_number_id == PHONE_ID
     assert channel.api_url == "https://graph.facebook.com/v21.0"
     assert channel.template_lang == "id"
+    assert channel.identity.prefix == "wa:"
+    assert channel.identity.map.path == tmp_path / "map" / "senders.db"
+    assert channel.identity.map.ttl_seconds == 7 * 86400
+    assert not channel.identity.map.path.exists()  # created on first use only
     override = WhatsAppInput.from_credentials({"phone_number_id": "999"})
     assert override.phone_number_id == "999"
 
@@ -123,9 +151,36 @@ def test_from_credentials_names_missing_variables(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ChannelConfigError) as err:
         WhatsAppInput.from_credentials(None)
     message = str(err.value)
-    for key in ("WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"):
+    for key in ("WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID",
+                "SENDER_ID_KEY"):
         assert key in message
     assert "WHATSAPP_VERIFY_TOKEN" not in message
+
+
+def test_missing_sender_id_key_fails_at_startup(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SENDER_ID_KEY")
+    with pytest.raises(ChannelConfigError, match="SENDER_ID_KEY") as err:
+        WhatsAppInput.from_credentials(None)
+    assert "WHATSAPP_" not in str(err.value)
+
+
+@pytest.mark.parametrize("env, name", [
+    ({"SENDER_ID_KEY": "short"}, "SENDER_ID_KEY"),
+    ({"SENDER_MAP_KEY": "short"}, "SENDER_MAP_KEY"),
+    ({"SENDER_MAP_TTL_DAYS": "zero"}, "SENDER_MAP_TTL_DAYS"),
+    ({"SENDER_MAP_TTL_DAYS": "-1"}, "SENDER_MAP_TTL_DAYS"),
+    ({"SENDER_MAP_TTL_DAYS": "nan"}, "SENDER_MAP_TTL_DAYS"),
+])
+def test_bad_identity_settings_fail_at_startup(monkeypatch: pytest.MonkeyPatch,
+                                               env: dict[str, str], name: str) -> None:
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ChannelConfigError, match=name):
+        WhatsAppInput.from_credentials(None)
 
 
 # -- verification handshake ------------------------------------------------------------
@@ -179,7 +234,7 @@ async def test_post_valid_signature_answers_in_background(wa: WA) -> None:
     sent = await wa.api.wait_for(1)
     assert wa.bot.texts == ["syarat jadi pmi apa saja"]
     msg = wa.bot.received[0]
-    assert msg.sender_id == PHONE and msg.input_channel == "whatsapp"
+    assert msg.sender_id == wa.sid and msg.input_channel == "whatsapp"
     assert msg.metadata == {"channel": "whatsapp", "message_type": "text"}
     assert sent[0].phone_id == PHONE_ID
     assert sent[0].headers["Authorization"] == f"Bearer {TOKEN}"
@@ -221,23 +276,48 @@ async def test_duplicate_deliveries_answered_once(wa: WA) -> None:
     assert len(wa.api.delivered) == 1
 
 
-async def test_interactive_replies_mapped_to_payload_or_title(wa: WA) -> None:
+async def test_interactive_replies_mapped_to_payload(wa: WA) -> None:
     button = {"from": PHONE, "id": "wamid.B1", "timestamp": NOW, "type": "interactive",
               "interactive": {"type": "button_reply",
-                              "button_reply": {"id": "/ask_ltsa", "title": "LTSA terdekat"}}}
+                              "button_reply": {"id": "di mana LTSA terdekat",
+                                               "title": "LTSA terdekat"}}}
     list_reply = {"from": PHONE, "id": "wamid.L1", "timestamp": NOW, "type": "interactive",
                   "interactive": {"type": "list_reply",
-                                  "list_reply": {"id": "/choice_4", "title": "Pilihan 4",
+                                  "list_reply": {"id": "pilihan 4", "title": "Pilihan 4",
                                                  "description": "x"}}}
-    plain = {"from": PHONE, "id": "wamid.B2", "timestamp": NOW, "type": "interactive",
+    slash = {"from": PHONE, "id": "wamid.B2", "timestamp": NOW, "type": "interactive",
              "interactive": {"type": "button_reply",
-                             "button_reply": {"id": "opt-2", "title": "KUR Penempatan"}}}
+                             "button_reply": {"id": "/affirm", "title": "Ya, teruskan"}}}
+    no_id = {"from": PHONE, "id": "wamid.B3", "timestamp": NOW, "type": "interactive",
+             "interactive": {"type": "button_reply",
+                             "button_reply": {"id": "", "title": "KUR Penempatan"}}}
     template_button = {"from": PHONE, "id": "wamid.T1", "timestamp": NOW, "type": "button",
-                       "button": {"payload": "/lanjut_ngobrol", "text": "Lanjut ngobrol"}}
-    for message in (button, list_reply, plain, template_button):
+                       "button": {"payload": "lanjut ngobrol", "text": "Lanjut ngobrol"}}
+    for message in (button, list_reply, slash, no_id, template_button):
         assert (await wa.post(webhook_payload(message))).status == 200
         await wa.settle()
-    assert wa.bot.texts == ["/ask_ltsa", "/choice_4", "KUR Penempatan", "/lanjut_ngobrol"]
+    assert wa.bot.texts == ["di mana LTSA terdekat", "pilihan 4", "/affirm",
+                            "KUR Penempatan", "lanjut ngobrol"]
+
+
+async def test_button_round_trip_sends_payload_words(wa: WA) -> None:
+    await wa.post(webhook_payload(text_msg("tiga tombol")))
+    (sent,) = await wa.api.wait_for(1)
+    reply = sent.json["interactive"]["action"]["buttons"][1]["reply"]
+    answer = {"from": PHONE, "id": "wamid.RT", "timestamp": NOW, "type": "interactive",
+              "interactive": {"type": "button_reply", "button_reply": reply}}
+    await wa.post(webhook_payload(answer))
+    await wa.settle()
+    assert wa.bot.texts[-1] == THREE_BUTTONS[1]["payload"] == "di mana LTSA terdekat"
+
+
+@pytest.mark.parametrize("typed", SLASH_TEXTS)
+async def test_typed_slash_text_reaches_rasa_unchanged(wa: WA, typed: str) -> None:
+    assert (await wa.post(webhook_payload(text_msg(typed)))).status == 200
+    await wa.api.wait_for(1)
+    (msg,) = wa.bot.received
+    assert msg.text == typed
+    assert msg.sender_id == wa.sid
 
 
 async def test_status_events_ignored(wa: WA) -> None:
@@ -301,8 +381,7 @@ async def test_three_buttons_become_reply_buttons(wa: WA) -> None:
     assert sent.json["type"] == "interactive" and interactive["type"] == "button"
     assert interactive["body"] == {"text": "Mau tahu apa?"}
     buttons = interactive["action"]["buttons"]
-    assert [b["reply"]["id"] for b in buttons] == ["/ask_requirements", "/ask_ltsa",
-                                                   "/ask_hotline"]
+    assert [b["reply"]["id"] for b in buttons] == [b["payload"] for b in THREE_BUTTONS]
     titles = [b["reply"]["title"] for b in buttons]
     assert all(len(t) <= 20 for t in titles)
     assert titles[0].endswith("…") and titles[1] == "LTSA terdekat"
@@ -315,16 +394,16 @@ async def test_six_buttons_become_list(wa: WA) -> None:
     assert interactive["type"] == "list"
     assert len(interactive["action"]["button"]) <= 20
     rows = interactive["action"]["sections"][0]["rows"]
-    assert [r["id"] for r in rows] == [f"/choice_{i}" for i in range(1, 7)]
+    assert [r["id"] for r in rows] == [f"pilihan {i}" for i in range(1, 7)]
     assert all(len(r["title"]) <= 24 for r in rows)
     assert all(len(r.get("description", "")) <= 72 for r in rows)
 
 
 async def test_more_than_ten_buttons_truncated(wa: WA) -> None:
-    out = wa.channel.get_output_channel()
-    wa.channel.window.record_inbound(PHONE)
-    buttons = [{"title": f"Opsi {i}", "payload": f"/o{i}"} for i in range(15)]
-    await out.send_text_with_buttons(PHONE, "Pilih", buttons)
+    out = wa.channel.get_output_channel(bound=(wa.sid, PHONE))
+    wa.channel.window.record_inbound(wa.sid)
+    buttons = [{"title": f"Opsi {i}", "payload": f"opsi {i}"} for i in range(15)]
+    await out.send_text_with_buttons(wa.sid, "Pilih", buttons)
     (sent,) = await wa.api.wait_for(1)
     assert len(sent.json["interactive"]["action"]["sections"][0]["rows"]) == 10
 
@@ -376,20 +455,28 @@ async def test_no_phone_number_or_text_in_logs(wa: WA, caplog: pytest.LogCapture
                                    "type": "image", "image": {"id": "M"}}))
     await wa.post(webhook_payload(text_msg("halo")), signature="sha256=00")
     await wa.settle()
+    # Proactive sends: known, unknown and raw-number recipients.
+    out = wa.channel.get_output_channel()
+    await out.send_text_message(wa.sid, "tindak lanjut")
+    await out.send_text_message(wa.channel.identity.sender_id("6289999999999"), "x")
+    await out.send_text_message(PHONE, "x")
     assert caplog.records, "expected some log output"
     assert PHONE not in caplog.text and PHONE[-8:] not in caplog.text
+    assert "6289999999999" not in caplog.text
     assert secret_text not in caplog.text
+    assert all(PHONE not in str(m.sender_id) for m in wa.bot.received)
 
 
 # -- 24-hour customer service window ------------------------------------------------------
 
 async def test_template_used_outside_24h_window(wa: WA) -> None:
-    out = wa.channel.get_output_channel()
-    wa.channel.window.record_inbound(PHONE, at=time.time() - 25 * 3600)
-    await out.send_response(PHONE, {"text": "Halo lagi, ini tindak lanjut dari SI-SAGA."})
-    await out.send_response(PHONE, {"text": "Pesan kedua"})
+    await wa.channel.identity.remember(wa.sid, PHONE)
+    out = wa.channel.get_output_channel()  # as for trigger_intent: no bound number
+    wa.channel.window.record_inbound(wa.sid, at=time.time() - 25 * 3600)
+    await out.send_response(wa.sid, {"text": "Halo lagi, ini tindak lanjut dari SI-SAGA."})
+    await out.send_response(wa.sid, {"text": "Pesan kedua"})
     (sent,) = await wa.api.wait_for(1)
-    assert sent.json["type"] == "template"
+    assert sent.json["type"] == "template" and sent.json["to"] == PHONE
     assert sent.json["template"] == {"name": "teman_migrasi_handoff",
                                      "language": {"code": "id"}}
     await asyncio.sleep(0.05)
@@ -402,8 +489,93 @@ async def test_template_used_outside_24h_window(wa: WA) -> None:
 
 
 async def test_free_text_inside_window(wa: WA) -> None:
+    await wa.channel.identity.remember(wa.sid, PHONE)
     out = wa.channel.get_output_channel()
-    wa.channel.window.record_inbound(PHONE, at=time.time() - 23 * 3600)
-    await out.send_response(PHONE, {"text": "Masih dalam 24 jam"})
+    wa.channel.window.record_inbound(wa.sid, at=time.time() - 23 * 3600)
+    await out.send_response(wa.sid, {"text": "Masih dalam 24 jam"})
     (sent,) = await wa.api.wait_for(1)
-    assert sent.json["type"] == "text"
+    assert sent.json["type"] == "text" and sent.json["to"] == PHONE
+
+
+# -- pseudonymous sender ids ----------------------------------------------------------------
+
+async def test_tracker_key_is_namespaced_keyed_hash(wa: WA) -> None:
+    await wa.post(webhook_payload(text_msg("halo")))
+    await wa.post(webhook_payload(text_msg("lagi")))
+    await wa.api.wait_for(2)
+    keys = {m.sender_id for m in wa.bot.received}
+    assert len(keys) == 1
+    (key,) = keys
+    assert key.startswith("wa:") and len(key) == 3 + HASH_HEX_CHARS
+    int(key[3:], 16)  # hex
+    assert PHONE not in key and PHONE[-6:] not in key
+    # Keyed: a different SENDER_ID_KEY gives a different, unlinkable id.
+    other = make_identity(WHATSAPP_PREFIX, wa.db_path, key="another-key-0123456789abcdef")
+    assert other.sender_id(PHONE) != key
+    # ... and every reply still reached the number.
+    assert {r.json["to"] for r in wa.api.delivered} == {PHONE}
+
+
+async def test_sender_id_not_guessable_without_key(wa: WA) -> None:
+    plain = [hashlib.sha256(PHONE.encode()).hexdigest(),
+             hashlib.sha256(("wa:" + PHONE).encode()).hexdigest()]
+    assert all(wa.sid[3:] not in h for h in plain)
+
+
+async def test_proactive_send_uses_encrypted_mapping(wa: WA, bot: FakeBot,
+                                                     fake_api: FakeGraphAPI,
+                                                     http: aiohttp.ClientSession) -> None:
+    await wa.post(webhook_payload(text_msg("halo")))
+    await wa.api.wait_for(1)
+    await wa.settle()
+    sid = wa.bot.received[0].sender_id
+    # A later process (restart: empty memory) sends through Rasa's output channel, as for
+    # POST /conversations/<sid>/trigger_intent?output_channel=whatsapp.
+    fresh = make_channel(fake_api.url, wa.db_path)
+    fresh.window.record_inbound(sid)
+    await fresh.get_output_channel().send_response(sid, {"text": "Tindak lanjut"})
+    sent = await wa.api.wait_for(2)
+    assert sent[-1].json["to"] == PHONE
+    assert sent[-1].json["text"]["body"] == "Tindak lanjut"
+
+
+async def test_proactive_send_to_unknown_or_raw_id_is_dropped(wa: WA) -> None:
+    out = wa.channel.get_output_channel()
+    unknown = wa.channel.identity.sender_id("6289999999999")
+    for recipient in (unknown, PHONE, "tw:" + "0" * 32, "demo-abc"):
+        wa.channel.window.record_inbound(recipient)
+        await out.send_text_message(recipient, "halo")
+    await asyncio.sleep(0.05)
+    assert wa.api.requests == []
+
+
+async def test_mapping_encrypted_at_rest(wa: WA) -> None:
+    await wa.post(webhook_payload(text_msg("halo")))
+    await wa.settle()
+    assert wa.channel.identity.map.lookup(wa.sid) == PHONE
+    raw = db_bytes(wa.db_path)
+    assert raw, "the sender map file should exist after the first message"
+    for needle in (PHONE, PHONE[-8:], "+" + PHONE):
+        assert needle.encode() not in raw
+    assert wa.sid.encode() in raw  # the key column is the pseudonym
+
+
+async def test_reserved_namespace_refused_by_rest_in_same_app(
+        fake_api: FakeGraphAPI, bot: FakeBot, http: aiohttp.ClientSession,
+        tmp_path: Path) -> None:
+    """Both channels in one server: REST refuses the wa: id, WhatsApp still works."""
+    channel = make_channel(fake_api.url, tmp_path / "m.db")
+    sid = channel.identity.sender_id(PHONE)
+    async with SanicServer([channel, SafeRestInput()], bot) as url:
+        async with http.post(url + "/webhooks/rest/webhook",
+                             json={"sender": sid, "message": "halo"}) as resp:
+            assert resp.status == 400
+        body = webhook_payload(text_msg("halo"))
+        async with http.post(url + WEBHOOK, data=body,
+                             headers={"X-Hub-Signature-256": sign(body),
+                                      "Content-Type": "application/json"}) as resp:
+            assert resp.status == 200
+        await fake_api.wait_for(1)
+        await channel.tasks.drain()
+    assert [m.sender_id for m in bot.received] == [sid]
+    assert [m.input_channel for m in bot.received] == ["whatsapp"]

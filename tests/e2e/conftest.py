@@ -1,9 +1,11 @@
 """The `stack` fixture: the real bot, started the way a user starts it (scripts/run_bot.sh).
 
 It trains the real Rasa model (only when its inputs changed), builds the retrieval index,
-starts the action server, the hotline forwarder and the Rasa server on free ports, with a
-fresh SQLite case database and a local fake hotline, and stops everything with SIGTERM at
-the end, checking that no process is left behind.
+starts the decision service, the hotline forwarder and the Rasa server on free ports, with
+fresh SQLite case and tracker databases, a local fake hotline and Rasa's HTTP API behind a
+token, and stops everything with SIGTERM at the end, checking that no process is left.
+There is no start deadline: a first build on a slow machine takes what it takes, and the
+fixture waits as long as run_bot.sh is alive.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.support.channel_env import SENDER_ID_KEY, TWILIO, WHATSAPP  # noqa: E402
 from tests.support.fake_hotline import FakeHotline  # noqa: E402
+from tests.support.threaded_graph import ThreadedFakeGraph  # noqa: E402
 
-START_TIMEOUT = float(os.environ.get("E2E_START_TIMEOUT", "1500"))
+API_TOKEN = "e2e-" + os.urandom(8).hex()
 
 
 def free_port() -> int:
@@ -53,6 +57,9 @@ class Stack:
     hotline: FakeHotline
     rasa_port: int
     action_port: int
+    api_token: str = API_TOKEN
+    graph: ThreadedFakeGraph | None = None
+    trackers_db: Path | None = None
 
     def say(self, sender: str, text: str) -> list[dict[str, Any]]:
         """Send one message over the REST channel; returns the bot's messages."""
@@ -65,9 +72,12 @@ class Stack:
 
     def tracker(self, sender: str) -> dict[str, Any]:
         with urllib.request.urlopen(
-            f"{self.rasa_url}/conversations/{sender}/tracker", timeout=60
+            f"{self.rasa_url}/conversations/{sender}/tracker?token={API_TOKEN}", timeout=60
         ) as r:
             return json.loads(r.read())
+
+    def slots(self, sender: str) -> dict[str, Any]:
+        return dict(self.tracker(sender).get("slots") or {})
 
     def actions(self, sender: str) -> list[str]:
         events = self.tracker(sender).get("events", [])
@@ -87,15 +97,15 @@ def _post_json(url: str, body: dict[str, Any]) -> Any:
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], run_dir: Path, rasa_port: int) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
+    """Until run_bot.sh says ready (it writes the file only once both servers answer) or
+    exits; polling a file, not sleeping in place of synchronisation."""
+    while not (run_dir / "ready").exists():
         if proc.poll() is not None:
             raise RuntimeError(f"run_bot.sh exited with {proc.returncode}")
-        if (run_dir / "ready").exists():
-            with urllib.request.urlopen(f"http://127.0.0.1:{rasa_port}/status", timeout=5):
-                return
         time.sleep(1)
-    raise TimeoutError("the bot did not start in time")
+    url = f"http://127.0.0.1:{rasa_port}/status?token={API_TOKEN}"
+    with urllib.request.urlopen(url, timeout=30):
+        return
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +113,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     run_dir = tmp_path_factory.mktemp("run")
     rasa_port, action_port = free_port(), free_port()
     hotline = FakeHotline(mode="ok").start()
+    graph = ThreadedFakeGraph(access_token=WHATSAPP["WHATSAPP_ACCESS_TOKEN"]).start()
     cases_db_url = f"sqlite:///{run_dir / 'cases.sqlite3'}"
     env = dict(os.environ)
     env.update(
@@ -113,9 +124,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         CASE_HASH_KEY="e2e-test-key",
         HOTLINE_FORWARD_URL=hotline.url,
         FORWARD_POLL_INTERVAL="0.5",
+        RASA_API_TOKEN=API_TOKEN,
+        TEMAN_TRACKER_STORE_URL=f"sqlite:///{run_dir / 'trackers.db'}",
     )
-    for var in [k for k in env if k.startswith(("WHATSAPP_", "TWILIO_"))]:
+    for var in [k for k in env if k.startswith(("WHATSAPP_", "TWILIO_", "SENDER_"))]:
         env.pop(var)
+    env.update(WHATSAPP)
+    env.update(TWILIO)
+    env.update(
+        WHATSAPP_API_URL=graph.url,
+        TWILIO_API_URL=graph.url,
+        TWILIO_WEBHOOK_URL=f"http://127.0.0.1:{rasa_port}/webhooks/twilio_whatsapp/webhook",
+        SENDER_ID_KEY=SENDER_ID_KEY,
+        SENDER_MAP_PATH=str(run_dir / "sender_map.db"),
+    )
     proc = subprocess.Popen(
         [str(ROOT / "scripts" / "run_bot.sh")],
         cwd=ROOT,
@@ -130,6 +152,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         hotline.stop()
+        graph.stop()
         out = (run_dir / "run_bot.out").read_text(errors="replace")[-4000:]
         pytest.fail(f"bot did not start:\n{out}")
     stack = Stack(
@@ -140,11 +163,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         hotline=hotline,
         rasa_port=rasa_port,
         action_port=action_port,
+        graph=graph,
+        trackers_db=run_dir / "trackers.db",
     )
     yield stack
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(timeout=90)
     hotline.stop()
+    graph.stop()
     # Ctrl-C / SIGTERM must leave nothing behind: no process in the group, no open port.
     time.sleep(1)
     leftovers = subprocess.run(

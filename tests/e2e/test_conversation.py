@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from actions.evaluation.cases import HANDOFF_ACTION, judge, load_cases
+from teman.knowledge.loader import load_knowledge
+from tools.evaluation.cases import HANDOFF_ACTION, judge, load_cases
 
 ROOT = Path(__file__).resolve().parents[2]
+KB = load_knowledge(ROOT / "knowledge")
+# A message between two close topics (found with `kb`-style probing, checked in this test).
+UNCLEAR = "kantor"
 # CI places shared/ beside the clone; TEMAN_EVAL_SAMPLE points elsewhere if needed.
 SAMPLE = Path(os.environ.get("TEMAN_EVAL_SAMPLE", ROOT.parent / "shared" / "eval" / "sample.yml"))
 OWN_SETS = sorted((ROOT / "tests" / "eval_sets").glob("*.yml"))
@@ -46,24 +50,33 @@ def test_location_aware_ltsa(stack) -> None:
     assert "Sikka" in reply and "Disnaker" in reply
 
 
-def test_unclear_question_asks_back_with_topics(stack) -> None:
-    messages = stack.say(sender(), "kerja")
+def test_unclear_question_asks_back_with_close_topics_whose_buttons_carry_words(stack) -> None:
+    s = sender()
+    messages = stack.say(s, UNCLEAR)
     buttons = [b for m in messages for b in m.get("buttons") or []]
     text = " ".join(m.get("text", "") for m in messages)
-    # Either a direct answer with a source, or a question back with up to three topics.
-    assert "Sumber:" in text or 1 <= len(buttons) <= 3
+    assert "Sumber:" not in text
+    assert 1 <= len(buttons) <= 3
+    assert all(b["payload"] == b["title"] and not b["payload"].startswith("/") for b in buttons)
+    # Pressing a button sends its words, which answer that topic.
+    chosen = buttons[0]["payload"]
+    reply = stack.reply_text(s, chosen)
+    entry = next(e for e in KB.entries if e.title == chosen)
+    assert entry.answer[:40] in reply and "Sumber:" in reply
 
 
-def test_suggestion_button_payload_answers_that_topic(stack) -> None:
-    s = sender()
-    reply = stack.reply_text(s, '/choose_entry{"entry_id":"kur-penempatan"}')
-    assert "KUR" in reply and "Sumber:" in reply
+def test_an_entry_title_typed_by_hand_answers_that_entry(stack) -> None:
+    entry = next(e for e in KB.entries if e.id == "kur-penempatan")
+    reply = stack.reply_text(sender(), entry.title)
+    assert entry.answer[:40] in reply and "Sumber:" in reply
 
 
 def test_out_of_scope_is_declined_kindly(stack) -> None:
-    reply = stack.reply_text(sender(), "resep rendang padang yang enak gimana")
-    assert "maaf" in reply.lower() or "Sumber:" not in reply
-    assert HANDOFF_ACTION not in stack.actions(sender())
+    s = sender()
+    reply = stack.reply_text(s, "tolong buatkan pantun untuk ulang tahun pacar saya")
+    assert "maaf" in reply.lower() and "Sumber:" not in reply
+    assert not [m for m in stack.say(s, "skor bola semalam berapa") if m.get("buttons")]
+    assert HANDOFF_ACTION not in stack.actions(s)
 
 
 @pytest.mark.parametrize(
@@ -96,6 +109,8 @@ def _run_cases(stack, cases):
     misses = []
     for case in cases:
         s = sender()
+        for earlier in case.before:
+            stack.say(s, earlier)
         reply = "\n".join(m.get("text", "") for m in stack.say(s, case.text) if m.get("text"))
         escalated = HANDOFF_ACTION in stack.actions(s)
         reason = judge(case, reply, escalated)

@@ -128,6 +128,17 @@ def test_demo_page_end_to_end(stack: Any, browser: WebDriver) -> None:
     answers = " ".join(bot_texts(driver)[before_bot:])
     assert "SI-SAGA" in answers or "0811" in answers, "risk scenario must point to SI-SAGA"
 
+    # 3b) Rasa's intent syntax typed into the page is only text: no consent is given.
+    wait_idle(driver)
+    sender = driver.execute_script("return window.temanMigrasiDemo.senderId()")
+    assert stack.slots(sender)["handoff_stage"] == "awaiting_consent"
+    before = count(driver, ".bot-bubble")
+    driver.find_element(By.ID, "message-input").send_keys("/affirm", Keys.ENTER)
+    wait_more(driver, ".bot-bubble", before)
+    wait_idle(driver)
+    assert "action_handoff_consent" not in stack.actions(sender)
+    assert (stack.tracker(sender).get("active_loop") or {}).get("name") != "handoff_form"
+
     # 4) Projector mode: much larger text, toggled state exposed to assistive tech.
     toggle = driver.find_element(By.ID, "projector-toggle")
     base_px = float(driver.execute_script(
@@ -145,6 +156,7 @@ def test_demo_page_end_to_end(stack: Any, browser: WebDriver) -> None:
 
     # 5) Reset: new sender id, empty chat.
     old_sender = driver.execute_script("return window.temanMigrasiDemo.senderId()")
+    events_before = len(stack.tracker(old_sender)["events"])
     driver.find_element(By.ID, "reset-button").click()
     WebDriverWait(driver, 10).until(
         lambda d: count(d, ".bot-bubble") == 0 and count(d, ".user-bubble") == 0)
@@ -152,5 +164,11 @@ def test_demo_page_end_to_end(stack: Any, browser: WebDriver) -> None:
     assert new_sender != old_sender
     assert driver.execute_script(
         "return sessionStorage.getItem('temanMigrasi.sender')") == new_sender
+    # The reset sent no chat message: the old conversation got nothing new.
+    box = driver.find_element(By.ID, "message-input")
+    box.send_keys("halo", Keys.ENTER)
+    wait_more(driver, ".bot-bubble", 0)
+    wait_idle(driver)
+    assert len(stack.tracker(old_sender)["events"]) == events_before
 
     assert severe_console_errors(driver) == []

@@ -1,0 +1,186 @@
+"""One decision per user message: the single place where a message is understood.
+
+Order matters: the risk check runs first, so a report is never answered with a FAQ entry;
+then a plain yes / no / skip; then a place question; then the search over the knowledge
+entries and the small-talk and off-topic examples. The result is returned to Rasa as its
+external NLU's parse result (`Decision.to_parse`): an intent plus entities that Rasa's
+rules, forms and slots act on. Everything heavy (encoder, index) is loaded once per process.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from teman.config import Settings
+from teman.dialogue import consent_act
+from teman.knowledge.loader import OFF_TOPIC_ID, SMALLTALK_PREFIX, Entry, Office, Place
+from teman.nlp.normalize import Normalised
+from teman.nlp.places import PlaceMatcher
+from teman.retrieval.index import LoadedIndex, load_index
+from teman.retrieval.searcher import Hit, Searcher
+from teman.risk.detector import RiskAssessment, RiskDetector
+from teman.risk.patterns import RiskPatterns
+
+logger = logging.getLogger(__name__)
+
+# Intents Rasa sees (bot/domain.yml).
+ASK, REPORT, OUT_OF_SCOPE = "ask_question", "report_risk", "out_of_scope"
+# What an ask_question decision carries in its `decision` entity.
+EMPTY, ANSWER, PLACE, CLARIFY = "empty", "answer", "place", "clarify"
+
+
+@dataclass
+class Decision:
+    intent: str
+    kind: str = ""
+    entry: Entry | None = None
+    suggestions: list[Entry] = field(default_factory=list)
+    place: Place | None = None
+    office: Office | None = None
+    risk: RiskAssessment | None = None
+    hits: list[Hit] = field(default_factory=list)
+    truncated: bool = False
+    normalised: str = ""
+    score: float = 0.0
+
+    def entities(self) -> list[dict[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        if self.kind:
+            out.append(("decision", self.kind))
+        if self.entry is not None:
+            out.append(("entry_id", self.entry.id))
+        out += [("suggestion", e.id) for e in self.suggestions]
+        if self.place is not None:
+            out.append(("place", self.place.name))
+        if self.risk is not None and self.risk.is_risk:
+            out.append(("risk_category", self.risk.category))
+            out.append(("abroad", self.risk.abroad))
+            out.append(("child", self.risk.child))
+        elif self.risk is not None and self.risk.concern:
+            out.append(("hotline", True))
+        if self.truncated:
+            out.append(("truncated", True))
+        return [
+            {"entity": name, "value": value, "extractor": "teman"} for name, value in out
+        ]
+
+    def to_parse(self, text: str) -> dict[str, Any]:
+        """Rasa's parse-result format (what `/model/parse` returns)."""
+        confidence = round(max(self.score, 0.0), 4) if self.intent == ASK else 1.0
+        intent = {"name": self.intent, "confidence": confidence}
+        return {
+            "text": text,
+            "intent": intent,
+            "intent_ranking": [intent],
+            "entities": self.entities(),
+        }
+
+
+class Assistant:
+    def __init__(self, settings: Settings, index: LoadedIndex) -> None:
+        self.settings = settings
+        self.index = index
+        self.normalizer = index.normalizer
+        self.searcher = Searcher(index, settings)
+        self.places = PlaceMatcher(index.kb.places, self.normalizer)
+        self.detector = RiskDetector(
+            settings,
+            RiskPatterns(settings.knowledge_dir / "risk" / "patterns.yml", self.normalizer),
+            index.risk,
+            index.risk_vectors,
+            index.encoder,
+        )
+        self.entries = index.kb.by_id()
+        dialogue = index.kb.dialogue
+        self.consent = dialogue.consent if dialogue else None
+        self.smalltalk = dict(dialogue.responses) if dialogue else {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Assistant:
+        settings = settings or Settings.load()
+        return cls(settings, load_index(settings))
+
+    def entry(self, entry_id: str) -> Entry | None:
+        return self.entries.get(entry_id)
+
+    def _place_question(self, norm: Normalised) -> Place | None:
+        """A place named together with a "where do I go / register" word."""
+        if not set(norm.tokens) & set(self.settings.place_trigger_words):
+            return None
+        places = self.places.find(norm)
+        return places[0] if places else None
+
+    def parse(self, text: str) -> dict[str, Any]:
+        return self.decide(text).to_parse(text)
+
+    def decide(self, text: str) -> Decision:
+        s = self.settings
+        text = text or ""
+        truncated = len(text) > s.max_message_chars
+        norm = self.normalizer(text[: s.max_message_chars])
+        if not norm.tokens:
+            return Decision(ASK, EMPTY, truncated=truncated)
+        vector = self.searcher.encode(norm.text)
+        hits = self.searcher.search(norm.text, vector, k=max(s.suggestions, 5) + 3)
+        kb_hits = [h for h in hits if h.entry.topic != "_dialogue"]
+        kb_similarity = max((h.dense for h in kb_hits), default=0.0)
+        risk = self.detector.assess(norm, vector, kb_similarity)
+        base: dict[str, Any] = {"truncated": truncated, "normalised": norm.text, "risk": risk}
+        if risk.is_risk:
+            return Decision(REPORT, **base)
+        act = consent_act(norm.tokens, self.consent) if self.consent else None
+        if act is not None:
+            return Decision(act, **base)
+        place = self._place_question(norm)
+        if place is not None:
+            office = self.index.kb.offices[place.office]
+            return Decision(ASK, PLACE, place=place, office=office, hits=kb_hits, **base)
+        top = hits[0] if hits else None
+        if (
+            top is not None
+            and top.entry.topic == "_dialogue"
+            and top.score >= s.smalltalk_threshold
+        ):
+            if top.entry.id == OFF_TOPIC_ID:
+                return Decision(OUT_OF_SCOPE, score=top.score, hits=kb_hits, **base)
+            intent = top.entry.id.removeprefix(SMALLTALK_PREFIX)
+            return Decision(intent, score=top.score, hits=kb_hits, **base)
+        return self._from_knowledge(kb_hits, base)
+
+    def _from_knowledge(self, hits: list[Hit], base: dict[str, Any]) -> Decision:
+        s = self.settings
+        if not hits:
+            return Decision(OUT_OF_SCOPE, **base)
+        top = hits[0]
+        margin = top.score - (hits[1].score if len(hits) > 1 else 0.0)
+        if top.score >= s.answer_threshold or (
+            top.score >= s.clarify_threshold and margin >= s.margin_for_answer
+        ):
+            return Decision(ASK, ANSWER, entry=top.entry, hits=hits, score=top.score, **base)
+        if top.score >= s.clarify_threshold:
+            # Ask back only between topics that are actually close to one another.
+            close = [h.entry for h in hits if h.score >= top.score - s.clarify_spread]
+            return Decision(
+                ASK,
+                CLARIFY,
+                suggestions=close[: s.suggestions],
+                hits=hits,
+                score=top.score,
+                **base,
+            )
+        return Decision(OUT_OF_SCOPE, hits=hits, score=top.score, **base)
+
+
+@lru_cache(maxsize=1)
+def get_assistant() -> Assistant:
+    """The process-wide assistant (loading the encoder and index takes a few seconds)."""
+    assistant = Assistant.from_settings()
+    logger.info(
+        "assistant ready: %d entries, encoder %s",
+        len(assistant.index.kb.entries),
+        assistant.index.manifest.get("encoder"),
+    )
+    return assistant

@@ -1,0 +1,1 @@
+"""What the project forgets: declined reports and old conversations in Rasa's tracker store."""

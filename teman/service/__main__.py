@@ -1,0 +1,3 @@
+from teman.service.app import main
+
+main()

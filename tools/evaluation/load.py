@@ -1,0 +1,116 @@
+"""HTTP load against a running Rasa server's REST channel (loopback only), bounded in count.
+
+`python -m tools.evaluation.load --url URL --messages 300 --concurrency 8 --pids 123,456`
+Prints messages per second, latency p50/p95 and the resident memory of the given processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+
+MESSAGES = [
+    "halo",
+    "syarat jadi pmi apa aja",
+    "brp umur minimal kerja di luar negri",
+    "kur penempatan pake jaminan ga",
+    "alamat ltsa kupang dimana",
+    "makasih kak",
+    "visa turis bisa buat kerja?",
+    "nomor si saga brp",
+]
+
+
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory of the processes and their children, in MB (from /proc)."""
+    total_kb = 0
+    seen: set[int] = set()
+    queue = list(pids)
+    while queue:
+        pid = queue.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        status = Path(f"/proc/{pid}/status")
+        if not status.exists():
+            continue
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total_kb += int(line.split()[1])
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        if children.exists():
+            queue.extend(int(c) for c in children.read_text().split())
+    return total_kb / 1024
+
+
+async def run(url: str, count: int, concurrency: int) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    semaphore = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            body = {
+                "sender": f"load-{uuid.uuid4().hex[:8]}",
+                "message": MESSAGES[i % len(MESSAGES)],
+            }
+            async with semaphore:
+                start = time.perf_counter()
+                try:
+                    async with session.post(f"{url}/webhooks/rest/webhook", json=body) as resp:
+                        await resp.read()
+                        if resp.status != 200:
+                            errors += 1
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    errors += 1
+                latencies.append((time.perf_counter() - start) * 1000)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        return time.perf_counter() - start, latencies, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--label", default="bot")
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--pids", default="")
+    parser.add_argument("--json-out", type=Path, help="append the figures under --label")
+    args = parser.parse_args()
+    if not args.url.startswith(("http://127.", "http://localhost")):
+        raise SystemExit("load tests only target this machine (loopback)")
+    asyncio.run(run(args.url, 16, 4))  # warm-up
+    seconds, latencies, errors = asyncio.run(run(args.url, args.messages, args.concurrency))
+    ordered = sorted(latencies)
+    p95 = ordered[int(0.95 * (len(ordered) - 1))]
+    pids = [int(p) for p in args.pids.split(",") if p]
+    figures = {
+        "msg_per_s": args.messages / seconds,
+        "p50_ms": statistics.median(ordered),
+        "p95_ms": p95,
+        "errors": errors,
+        "rss_mb": rss_mb(pids),
+    }
+    print(
+        f"  {args.label:28s} {figures['msg_per_s']:6.1f} msg/s  "
+        f"p50 {figures['p50_ms']:6.0f} ms  p95 {figures['p95_ms']:6.0f} ms  "
+        f"errors {errors}  RSS {figures['rss_mb']:6.0f} MB"
+    )
+    if args.json_out:
+        data = json.loads(args.json_out.read_text()) if args.json_out.exists() else {}
+        data[args.label] = figures
+        args.json_out.write_text(json.dumps(data, indent=2))
+
+
+if __name__ == "__main__":
+    main()
