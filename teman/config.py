@@ -32,11 +32,13 @@ class Settings:
     suggestions: int
     smalltalk_threshold: float
     clarify_spread: float
+    tie_margin: float
     risk_neighbours: int
     risk_similarity: float
     risk_vote: float
     risk_kb_margin: float
     risk_question_similarity: float
+    risk_near_duplicate: float
     risk_safe_veto_similarity: float
     risk_safe_veto_vote: float
     max_message_chars: int

@@ -69,7 +69,10 @@ class Decision:
 
     def to_parse(self, text: str) -> dict[str, Any]:
         """Rasa's parse-result format (what `/model/parse` returns)."""
-        confidence = round(max(self.score, 0.0), 4) if self.intent == ASK else 1.0
+        # Rule-made decisions (a report, a yes/no/skip) are certain; the others carry their
+        # search score, so a form can tell "terima kasih" from "teman saya".
+        certain = self.intent in (REPORT, "affirm", "deny", "skip") or self.kind == EMPTY
+        confidence = 1.0 if certain else round(min(max(self.score, 0.0), 1.0), 4)
         intent = {"name": self.intent, "confidence": confidence}
         return {
             "text": text,
@@ -134,6 +137,14 @@ class Assistant:
         act = consent_act(norm.tokens, self.consent) if self.consent else None
         if act is not None:
             return Decision(act, **base)
+        exact = self.searcher.exact.get(norm.text)
+        if exact is not None and exact < len(self.index.kb.entries):
+            # The words of a button or an entry's own question: that entry, nothing else.
+            entry = self.index.kb.entries[exact]
+            return Decision(ASK, ANSWER, entry=entry, hits=kb_hits, score=1.0, **base)
+        routed = self.entries.get(risk.route) if risk.route else None
+        if routed is not None:
+            return Decision(ASK, ANSWER, entry=routed, hits=kb_hits, score=1.0, **base)
         place = self._place_question(norm)
         if place is not None:
             office = self.index.kb.offices[place.office]
@@ -148,21 +159,33 @@ class Assistant:
                 return Decision(OUT_OF_SCOPE, score=top.score, hits=kb_hits, **base)
             intent = top.entry.id.removeprefix(SMALLTALK_PREFIX)
             return Decision(intent, score=top.score, hits=kb_hits, **base)
-        return self._from_knowledge(kb_hits, base)
+        off_topic = max((h.score for h in hits if h.entry.id == OFF_TOPIC_ID), default=0.0)
+        return self._from_knowledge(kb_hits, off_topic, base)
 
-    def _from_knowledge(self, hits: list[Hit], base: dict[str, Any]) -> Decision:
+    def _from_knowledge(
+        self, hits: list[Hit], off_topic: float, base: dict[str, Any]
+    ) -> Decision:
         s = self.settings
         if not hits:
             return Decision(OUT_OF_SCOPE, **base)
         top = hits[0]
         margin = top.score - (hits[1].score if len(hits) > 1 else 0.0)
+        tied = [h.entry for h in hits if h.score >= top.score - s.tie_margin]
+        if top.score >= s.answer_threshold and len(tied) >= 2:
+            # Two or more topics fit equally well ("pendaftaran"): let the user choose.
+            return Decision(
+                ASK, CLARIFY, suggestions=tied[: s.suggestions], hits=hits, score=top.score,
+                **base,
+            )
         if top.score >= s.answer_threshold or (
             top.score >= s.clarify_threshold and margin >= s.margin_for_answer
         ):
             return Decision(ASK, ANSWER, entry=top.entry, hits=hits, score=top.score, **base)
-        if top.score >= s.clarify_threshold:
-            # Ask back only between topics that are actually close to one another.
-            close = [h.entry for h in hits if h.score >= top.score - s.clarify_spread]
+        # Ask back only between topics that are actually close to one another; a lone
+        # weak match is no reason to show topics: that gets a kind no.
+        close = [h.entry for h in hits if h.score >= top.score - s.clarify_spread]
+        looks_off_topic = off_topic >= top.score - s.clarify_spread
+        if top.score >= s.clarify_threshold and len(close) >= 2 and not looks_off_topic:
             return Decision(
                 ASK,
                 CLARIFY,

@@ -45,6 +45,8 @@ class RiskAssessment:
     vote: float = 0.0
     #: danger without a person in it: answer, and end the answer with the hotline
     concern: bool = False
+    #: the entry a route in patterns.yml sends this message to (e.g. "is this offer real?")
+    route: str | None = None
 
 
 class RiskDetector:
@@ -106,7 +108,8 @@ class RiskDetector:
         similar = (
             len(norm.tokens) >= MIN_TOKENS_FOR_SIMILARITY
             and similarity >= needed
-            and vote >= s.risk_vote
+            # most neighbours are reports, or the nearest is almost word for word one
+            and (vote >= s.risk_vote or similarity >= s.risk_near_duplicate)
             and similarity >= kb_similarity + s.risk_kb_margin
         )
         person = any(concepts.get(c) for c in PERSON_CONCEPTS)
@@ -115,7 +118,13 @@ class RiskDetector:
             reasons.append(f"similar:{near_category}")
         danger = bool(reasons) or similar or self.patterns.danger(concepts)
         if framed or not reasons:
-            return RiskAssessment(False, similarity=similarity, vote=vote, concern=danger)
+            return RiskAssessment(
+                False,
+                similarity=similarity,
+                vote=vote,
+                concern=danger,
+                route=self.patterns.route(concepts),
+            )
         category = matches[0].category if matches else near_category
         categories = {m.category for m in matches} | ({near_category} if near_category else set())
         return RiskAssessment(

@@ -33,6 +33,14 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Route:
+    """Messages with all these concepts (and no report) get this entry's answer."""
+
+    all: tuple[str, ...]
+    entry: str
+
+
+@dataclass(frozen=True)
 class PatternMatch:
     category: str
     concepts: dict[str, list[int]]
@@ -62,6 +70,17 @@ class RiskPatterns:
             )
             for r in data.get("rules") or []
         ]
+        self.routes = [
+            Route(all=tuple(r.get("all") or ()), entry=str(r["entry"]))
+            for r in data.get("routes") or []
+        ]
+
+    def route(self, found: dict[str, list[int]]) -> str | None:
+        """The entry a route sends these concepts to, if any."""
+        for route in self.routes:
+            if route.all and all(found.get(c) for c in route.all):
+                return route.entry
+        return None
 
     def concepts(self, norm: Normalised) -> dict[str, list[int]]:
         """Concept name -> token positions where one of its phrases starts."""

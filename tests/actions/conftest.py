@@ -40,8 +40,9 @@ def make_tracker() -> Callable[..., Tracker]:
         events: list[dict[str, Any]] | None = None,
         sender_id: str = "test-sender",
         active_loop: str | None = None,
+        confidence: float = 1.0,
     ) -> Tracker:
-        latest = user_event(text, intent, ents)
+        latest = user_event(text, intent, ents, confidence)
         return Tracker(
             sender_id,
             {**SLOTS, **(slots or {})},

@@ -122,3 +122,20 @@ async def test_the_message_that_opened_the_form_answers_nothing(make_tracker, di
         "saya sendiri", dispatcher, tracker, {}
     )
     assert result == {"handoff_victim": "saya sendiri"}
+
+
+async def test_small_talk_mid_form_is_answered_and_the_question_repeated(
+    make_tracker, dispatcher
+) -> None:
+    form = ValidateHandoffForm()
+    slots = {"requested_slot": "handoff_victim"}
+    thanks = make_tracker("makasih kak", intent="thanks", confidence=0.95, slots=slots)
+    assert await form.validate_handoff_victim("makasih kak", dispatcher, thanks, {}) == {
+        "handoff_victim": None
+    }
+    assert responses(dispatcher) == ["utter_handoff_form_paused"]
+    # A weak small-talk reading of a real answer is an answer.
+    friend = make_tracker("teman saya", intent="greet", confidence=0.69, slots=slots)
+    assert await form.validate_handoff_victim("teman saya", dispatcher, friend, {}) == {
+        "handoff_victim": "teman saya"
+    }

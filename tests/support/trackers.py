@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 
-def user_event(text: str, intent: str, entities: list[dict[str, Any]] | None = None) -> dict:
-    parse = {"text": text, "intent": {"name": intent, "confidence": 1.0},
+def user_event(
+    text: str,
+    intent: str,
+    entities: list[dict[str, Any]] | None = None,
+    confidence: float = 1.0,
+) -> dict:
+    parse = {"text": text, "intent": {"name": intent, "confidence": confidence},
              "entities": entities or []}
     return {"event": "user", "text": text, "parse_data": parse, "input_channel": "rest"}
 
