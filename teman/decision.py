@@ -10,6 +10,7 @@ rules, forms and slots act on. Everything heavy (encoder, index) is loaded once 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -25,6 +26,10 @@ from teman.risk.detector import RiskAssessment, RiskDetector
 from teman.risk.patterns import RiskPatterns
 
 logger = logging.getLogger(__name__)
+
+# Rasa's own message syntax ("/affirm", '/inform{"x": 1}'), typed by a person: no command,
+# and no words to read either (slot names are not a message).
+COMMAND = re.compile(r"\s*/\w+(\{.*\})?\s*", re.DOTALL)
 
 # Intents Rasa sees (bot/domain.yml).
 ASK, REPORT, OUT_OF_SCOPE = "ask_question", "report_risk", "out_of_scope"
@@ -122,6 +127,8 @@ class Assistant:
     def decide(self, text: str) -> Decision:
         s = self.settings
         text = text or ""
+        if COMMAND.fullmatch(text):
+            return Decision(ASK, EMPTY)
         truncated = len(text) > s.max_message_chars
         norm = self.normalizer(text[: s.max_message_chars])
         if not norm.tokens:

@@ -121,7 +121,7 @@ def test_decline_keeps_nothing_identifying_not_even_in_the_tracker(stack) -> Non
     assert report in user_texts(stack, s)
     declined = stack.reply_text(s, "sonde usah")
     assert "08113910910" in declined
-    assert "dihapus" in declined
+    assert "hapus" in declined
     events = stack.tracker(s)["events"]
     assert HANDOFF_ACTION in [e.get("name") for e in events if e.get("event") == "action"]
     assert "action_handoff_decline" in [e.get("name") for e in events if e.get("event") == "action"]
