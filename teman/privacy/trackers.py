@@ -71,16 +71,21 @@ def redact_user_messages(url: str, sender_id: str, since: float | None = None) -
     params: dict[str, object] = {"sender": sender_id}
     if since is not None:
         params["since"] = since
-    count = 0
     with engine.begin() as conn:
-        for row_id, data in conn.execute(query, params).all():
-            if json.loads(data).get("text") == REDACTED:
-                continue
-            conn.execute(
-                sa.text("UPDATE events SET data = :data WHERE id = :id"),
-                {"data": _blank(data), "id": row_id},
-            )
-            count += 1
+        return _blank_rows(conn, conn.execute(query, params).all())
+
+
+def _blank_rows(conn: sa.Connection, rows: list[sa.Row]) -> int:
+    """Blank the user text of these (id, data) event rows in place; returns how many."""
+    count = 0
+    for row_id, data in rows:
+        if json.loads(data).get("text") == REDACTED:
+            continue
+        conn.execute(
+            sa.text("UPDATE events SET data = :data WHERE id = :id"),
+            {"data": _blank(data), "id": row_id},
+        )
+        count += 1
     return count
 
 
@@ -110,13 +115,5 @@ def expire(url: str, retention_days: int, now: float | None = None) -> dict[str,
             ),
             {"cutoff": cutoff},
         ).all()
-        blanked = 0
-        for row_id, data in old:
-            if json.loads(data).get("text") == REDACTED:
-                continue
-            conn.execute(
-                sa.text("UPDATE events SET data = :data WHERE id = :id"),
-                {"data": _blank(data), "id": row_id},
-            )
-            blanked += 1
+        blanked = _blank_rows(conn, old)
     return {"deleted_conversations": len(idle), "blanked_messages": blanked}
