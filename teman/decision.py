@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from teman.config import Settings
 from teman.dialogue import consent_act
 from teman.knowledge.loader import OFF_TOPIC_ID, SMALLTALK_PREFIX, Entry, Office, Place
@@ -124,7 +126,14 @@ class Assistant:
     def parse(self, text: str) -> dict[str, Any]:
         return self.decide(text).to_parse(text)
 
-    def decide(self, text: str) -> Decision:
+    def query_text(self, text: str) -> str:
+        """The normalised text the encoder sees for this message ("" when there is none),
+        so a server can encode many messages in one batch and pass the vectors in."""
+        if COMMAND.fullmatch(text or ""):
+            return ""
+        return self.normalizer((text or "")[: self.settings.max_message_chars]).text
+
+    def decide(self, text: str, vector: np.ndarray | None = None) -> Decision:
         s = self.settings
         text = text or ""
         if COMMAND.fullmatch(text):
@@ -133,7 +142,8 @@ class Assistant:
         norm = self.normalizer(text[: s.max_message_chars])
         if not norm.tokens:
             return Decision(ASK, EMPTY, truncated=truncated)
-        vector = self.searcher.encode(norm.text)
+        if vector is None:
+            vector = self.searcher.encode(norm.text)
         hits = self.searcher.search(norm.text, vector, k=max(s.suggestions, 5) + 3)
         kb_hits = [h for h in hits if h.entry.topic != "_dialogue"]
         kb_similarity = max((h.dense for h in kb_hits), default=0.0)

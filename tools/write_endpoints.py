@@ -46,7 +46,10 @@ def endpoints(service_url: str, token: str | None, tracker_url: str) -> dict[str
     if token:
         action["token"] = token
         nlu["token"] = token
-    return {"action_endpoint": action, "nlu": nlu, "tracker_store": tracker_store(tracker_url)}
+    out: dict[str, Any] = {"action_endpoint": action, "nlu": nlu}
+    if tracker_url != "memory":  # "memory": Rasa's in-memory store (nothing kept, no redaction)
+        out["tracker_store"] = tracker_store(tracker_url)
+    return out
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from sanic.request import Request
 
 from teman.config import Settings
 from teman.decision import get_assistant
+from teman.service.batching import BatchEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +79,15 @@ def create_service(token: str | None = None, warm: bool = True) -> Sanic:
         text = body.get("text")
         text = text[:MAX_TEXT_CHARS] if isinstance(text, str) else ""
         started = time.perf_counter()
-        result = get_assistant().parse(text)
+        assistant = get_assistant()
+        query = assistant.query_text(text)
+        vector = await batcher.encode(query) if query else None
+        result = assistant.decide(text, vector).to_parse(text)
         logger.debug("decision %s in %.1f ms", result["intent"]["name"],
                      (time.perf_counter() - started) * 1000)
         return response.json(result)
 
+    batcher = BatchEncoder(lambda texts: get_assistant().index.encoder.encode(texts))
     app.add_route(parse, "/model/parse", methods=["POST"])
 
     @app.after_server_start

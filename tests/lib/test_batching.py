@@ -1,0 +1,44 @@
+"""Concurrent messages are encoded together, and each gets its own vector back."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from teman.service.batching import BatchEncoder
+
+
+async def test_concurrent_requests_share_batches_and_get_their_own_vectors() -> None:
+    calls: list[list[str]] = []
+
+    def encode(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return np.asarray([[float(len(t)), float(i)] for i, t in enumerate(texts)])
+
+    batcher = BatchEncoder(encode)
+    texts = [f"pesan {'x' * i}" for i in range(20)]
+    vectors = await asyncio.gather(*(batcher.encode(t) for t in texts))
+    assert [v[0] for v in vectors] == [float(len(t)) for t in texts]
+    assert sum(len(c) for c in calls) == 20
+    assert len(calls) < 20  # they were batched
+
+
+async def test_an_encoder_error_reaches_every_waiting_request() -> None:
+    def encode(texts: list[str]) -> np.ndarray:
+        raise RuntimeError("encoder down")
+
+    batcher = BatchEncoder(encode)
+    results = await asyncio.gather(
+        *(batcher.encode("a") for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, RuntimeError) for r in results)
+
+
+def test_batched_vectors_decide_like_single_ones(kb_assistant) -> None:
+    texts = ["syarat jadi pmi apa saja", "paspor saya ditahan majikan", "halo kak"]
+    queries = [kb_assistant.query_text(t) for t in texts]
+    vectors = kb_assistant.index.encoder.encode(queries)
+    for text, vector in zip(texts, vectors, strict=True):
+        batched, single = kb_assistant.decide(text, vector), kb_assistant.decide(text)
+        assert batched.intent == single.intent and batched.entities() == single.entities()
