@@ -90,6 +90,10 @@ def create_service(token: str | None = None, warm: bool = True) -> Sanic:
     batcher = BatchEncoder(lambda texts: get_assistant().index.encoder.encode(texts))
     app.add_route(parse, "/model/parse", methods=["POST"])
 
+    @app.before_server_stop
+    async def stop_batcher(*_: Any) -> None:
+        await batcher.close()
+
     @app.after_server_start
     async def start_retention(app: Sanic, *_: Any) -> None:
         app.add_task(_retention_loop(), name="retention")

@@ -5,6 +5,7 @@ under load the per-message cost falls, since a batch costs little more than one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 import numpy as np
@@ -24,6 +25,14 @@ class BatchEncoder:
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
         await self._queue.put((text, future))
         return await future
+
+    async def close(self) -> None:
+        """Stop the worker (server shutdown); requests after this start a new one."""
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        self._worker = None
 
     async def _run(self) -> None:
         while True:

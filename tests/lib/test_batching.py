@@ -22,6 +22,7 @@ async def test_concurrent_requests_share_batches_and_get_their_own_vectors() -> 
     assert [v[0] for v in vectors] == [float(len(t)) for t in texts]
     assert sum(len(c) for c in calls) == 20
     assert len(calls) < 20  # they were batched
+    await batcher.close()
 
 
 async def test_an_encoder_error_reaches_every_waiting_request() -> None:
@@ -33,6 +34,7 @@ async def test_an_encoder_error_reaches_every_waiting_request() -> None:
         *(batcher.encode("a") for _ in range(3)), return_exceptions=True
     )
     assert all(isinstance(r, RuntimeError) for r in results)
+    await batcher.close()
 
 
 def test_batched_vectors_decide_like_single_ones(kb_assistant) -> None:
