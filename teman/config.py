@@ -1,4 +1,4 @@
-"""Action-server settings: defaults in teman/settings.yml, overrides from TEMAN_* env vars."""
+"""Decision-service settings: defaults in teman/settings.yml, overrides from TEMAN_* env vars."""
 
 from __future__ import annotations
 
