@@ -21,6 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from teman.config import Settings
 from teman.decision import REPORT
+from teman.privacy.trackers import redact_user_messages
 
 if TYPE_CHECKING:
     from teman.cases.store import CaseStore
@@ -52,6 +53,15 @@ def case_store() -> CaseStore:
     from teman.cases.store import CaseStore
 
     return CaseStore.from_env()
+
+
+def case_origin(tracker: Tracker) -> dict[str, str]:
+    """Where a case (consented or anonymous) comes from: channel, sender, category."""
+    return {
+        "channel": tracker.get_latest_input_channel() or "unknown",
+        "sender_id": tracker.sender_id,
+        "category": tracker.get_slot("handoff_category") or DEFAULT_CATEGORY,
+    }
 
 
 def clear_handoff() -> list[EventType]:
@@ -114,16 +124,9 @@ class ActionHandoffDecline(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        from teman.privacy.trackers import redact_user_messages
-
         try:
             await asyncio.to_thread(
-                case_store().record_case,
-                channel=tracker.get_latest_input_channel() or "unknown",
-                sender_id=tracker.sender_id,
-                category=tracker.get_slot("handoff_category") or DEFAULT_CATEGORY,
-                excerpt="",
-                consent=False,
+                case_store().record_case, **case_origin(tracker), excerpt="", consent=False
             )
         except Exception:  # the user must get an answer even if the database is down
             logger.exception("could not record anonymous hand-off")
@@ -163,9 +166,7 @@ class ActionSubmitCase(Action):
                 return clear_handoff()
             reference = await asyncio.to_thread(
                 store.record_case,
-                channel=tracker.get_latest_input_channel() or "unknown",
-                sender_id=tracker.sender_id,
-                category=tracker.get_slot("handoff_category") or DEFAULT_CATEGORY,
+                **case_origin(tracker),
                 excerpt=report_excerpt(tracker),
                 consent=True,
                 victim=answer("handoff_victim"),

@@ -18,8 +18,15 @@ from typing import Any
 import numpy as np
 
 from teman.config import Settings
-from teman.dialogue import consent_act
-from teman.knowledge.loader import OFF_TOPIC_ID, SMALLTALK_PREFIX, Entry, Office, Place
+from teman.dialogue import AFFIRM, DENY, SKIP, consent_act
+from teman.knowledge.loader import (
+    DIALOGUE_TOPIC,
+    OFF_TOPIC_ID,
+    SMALLTALK_PREFIX,
+    Entry,
+    Office,
+    Place,
+)
 from teman.nlp.normalize import Normalised
 from teman.nlp.places import PlaceMatcher
 from teman.retrieval.index import LoadedIndex, load_index
@@ -50,7 +57,6 @@ class Decision:
     risk: RiskAssessment | None = None
     hits: list[Hit] = field(default_factory=list)
     truncated: bool = False
-    normalised: str = ""
     score: float = 0.0
 
     def entities(self) -> list[dict[str, Any]]:
@@ -78,7 +84,7 @@ class Decision:
         """Rasa's parse-result format (what `/model/parse` returns)."""
         # Rule-made decisions (a report, a yes/no/skip) are certain; the others carry their
         # search score, so a form can tell "terima kasih" from "teman saya".
-        certain = self.intent in (REPORT, "affirm", "deny", "skip") or self.kind == EMPTY
+        certain = self.intent in (REPORT, AFFIRM, DENY, SKIP) or self.kind == EMPTY
         confidence = 1.0 if certain else round(min(max(self.score, 0.0), 1.0), 4)
         intent = {"name": self.intent, "confidence": confidence}
         return {
@@ -106,7 +112,6 @@ class Assistant:
         self.entries = index.kb.by_id()
         dialogue = index.kb.dialogue
         self.consent = dialogue.consent if dialogue else None
-        self.smalltalk = dict(dialogue.responses) if dialogue else {}
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Assistant:
@@ -126,29 +131,33 @@ class Assistant:
     def parse(self, text: str) -> dict[str, Any]:
         return self.decide(text).to_parse(text)
 
-    def query_text(self, text: str) -> str:
-        """The normalised text the encoder sees for this message ("" when there is none),
-        so a server can encode many messages in one batch and pass the vectors in."""
+    def read(self, text: str) -> Normalised | None:
+        """The message as the decision reads it (cut to `max_message_chars`), or None for
+        typed Rasa syntax. A server normalises once, encodes many messages in one batch and
+        passes both in to `decide`."""
         if COMMAND.fullmatch(text or ""):
-            return ""
-        return self.normalizer((text or "")[: self.settings.max_message_chars]).text
+            return None
+        return self.normalizer((text or "")[: self.settings.max_message_chars])
 
-    def decide(self, text: str, vector: np.ndarray | None = None) -> Decision:
+    def decide(
+        self, text: str, vector: np.ndarray | None = None, norm: Normalised | None = None
+    ) -> Decision:
         s = self.settings
         text = text or ""
-        if COMMAND.fullmatch(text):
+        if norm is None:
+            norm = self.read(text)
+        if norm is None:
             return Decision(ASK, EMPTY)
         truncated = len(text) > s.max_message_chars
-        norm = self.normalizer(text[: s.max_message_chars])
         if not norm.tokens:
             return Decision(ASK, EMPTY, truncated=truncated)
         if vector is None:
             vector = self.searcher.encode(norm.text)
         hits = self.searcher.search(norm.text, vector, k=max(s.suggestions, 5) + 3)
-        kb_hits = [h for h in hits if h.entry.topic != "_dialogue"]
+        kb_hits = [h for h in hits if h.entry.topic != DIALOGUE_TOPIC]
         kb_similarity = max((h.dense for h in kb_hits), default=0.0)
         risk = self.detector.assess(norm, vector, kb_similarity)
-        base: dict[str, Any] = {"truncated": truncated, "normalised": norm.text, "risk": risk}
+        base: dict[str, Any] = {"truncated": truncated, "risk": risk}
         if risk.is_risk:
             return Decision(REPORT, **base)
         act = consent_act(norm.tokens, self.consent) if self.consent else None
@@ -169,7 +178,7 @@ class Assistant:
         top = hits[0] if hits else None
         if (
             top is not None
-            and top.entry.topic == "_dialogue"
+            and top.entry.topic == DIALOGUE_TOPIC
             and top.score >= s.smalltalk_threshold
         ):
             if top.entry.id == OFF_TOPIC_ID:
@@ -188,30 +197,24 @@ class Assistant:
         top = hits[0]
         margin = top.score - (hits[1].score if len(hits) > 1 else 0.0)
         tied = [h.entry for h in hits if h.score >= top.score - s.tie_margin]
-        if top.score >= s.answer_threshold and len(tied) >= 2:
-            # Two or more topics fit equally well ("pendaftaran"): let the user choose.
-            return Decision(
-                ASK, CLARIFY, suggestions=tied[: s.suggestions], hits=hits, score=top.score,
-                **base,
-            )
-        if top.score >= s.answer_threshold or (
-            top.score >= s.clarify_threshold and margin >= s.margin_for_answer
-        ):
-            return Decision(ASK, ANSWER, entry=top.entry, hits=hits, score=top.score, **base)
         # Ask back only between topics that are actually close to one another; a lone
         # weak match is no reason to show topics: that gets a kind no.
         close = [h.entry for h in hits if h.score >= top.score - s.clarify_spread]
         looks_off_topic = off_topic >= top.score - s.clarify_spread
-        if top.score >= s.clarify_threshold and len(close) >= 2 and not looks_off_topic:
-            return Decision(
-                ASK,
-                CLARIFY,
-                suggestions=close[: s.suggestions],
-                hits=hits,
-                score=top.score,
-                **base,
-            )
-        return Decision(OUT_OF_SCOPE, hits=hits, score=top.score, **base)
+        if top.score >= s.answer_threshold and len(tied) >= 2:
+            # Two or more topics fit equally well ("pendaftaran"): let the user choose.
+            choices = tied
+        elif top.score >= s.answer_threshold or (
+            top.score >= s.clarify_threshold and margin >= s.margin_for_answer
+        ):
+            return Decision(ASK, ANSWER, entry=top.entry, hits=hits, score=top.score, **base)
+        elif top.score >= s.clarify_threshold and len(close) >= 2 and not looks_off_topic:
+            choices = close
+        else:
+            return Decision(OUT_OF_SCOPE, hits=hits, score=top.score, **base)
+        return Decision(
+            ASK, CLARIFY, suggestions=choices[: s.suggestions], hits=hits, score=top.score, **base
+        )
 
 
 @lru_cache(maxsize=1)

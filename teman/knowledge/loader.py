@@ -201,6 +201,8 @@ def load_yaml(path: Path) -> Any:
 # ---------------------------------------------------------------- dialogue (small talk)
 
 SMALLTALK_PREFIX = "smalltalk:"
+#: the `topic` of the small-talk and off-topic pseudo-entries
+DIALOGUE_TOPIC = "_dialogue"
 OFF_TOPIC_ID = "off_topic"
 
 
@@ -239,7 +241,7 @@ def _pseudo_entry(entry_id: str, title: str, examples: list[Any]) -> Entry:
         answer="",
         sources=(),
         reviewed="",
-        topic="_dialogue",
+        topic=DIALOGUE_TOPIC,
     )
 
 

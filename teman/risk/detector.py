@@ -1,11 +1,11 @@
-"""Recall-first risk detector: patterns, similarity to curated reports, and Rasa's NLU.
+"""Recall-first risk detector: patterns and similarity to curated reports.
 
 Missing a report is the worst failure, a false hand-off of an informational question the
 second worst. So a report is recognised when any of these holds:
   * a pattern rule fires (knowledge/risk/patterns.yml);
   * the nearest curated examples are mostly risk reports, the closest is similar enough,
     and it is closer than any knowledge-base question (and the user is not just asking
-    whether an offer can be trusted);
+    whether an offer can be trusted).
 A report needs a person in a situation, not danger words: a message framed as a lesson,
 a made-up example or the news (concepts `hypothetical`, `news`), or one the similarity path
 alone recognises without naming a person or a time (`reporter`, `now`), is no hand-off.

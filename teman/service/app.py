@@ -25,6 +25,7 @@ from sanic.request import Request
 
 from teman.config import Settings
 from teman.decision import get_assistant
+from teman.privacy.trackers import expire
 from teman.service.batching import BatchEncoder
 
 logger = logging.getLogger(__name__)
@@ -44,8 +45,6 @@ RETENTION_INTERVAL_SECONDS = 3600
 
 async def _retention_loop() -> None:
     """Hourly: delete idle conversations and blank old messages (Rasa has no retention)."""
-    from teman.privacy.trackers import expire
-
     settings = Settings.load()
     while True:
         try:
@@ -80,9 +79,9 @@ def create_service(token: str | None = None, warm: bool = True) -> Sanic:
         text = text[:MAX_TEXT_CHARS] if isinstance(text, str) else ""
         started = time.perf_counter()
         assistant = get_assistant()
-        query = assistant.query_text(text)
-        vector = await batcher.encode(query) if query else None
-        result = assistant.decide(text, vector).to_parse(text)
+        norm = assistant.read(text)
+        vector = await batcher.encode(norm.text) if norm is not None and norm.tokens else None
+        result = assistant.decide(text, vector, norm).to_parse(text)
         logger.debug("decision %s in %.1f ms", result["intent"]["name"],
                      (time.perf_counter() - started) * 1000)
         return response.json(result)

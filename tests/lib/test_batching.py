@@ -39,8 +39,8 @@ async def test_an_encoder_error_reaches_every_waiting_request() -> None:
 
 def test_batched_vectors_decide_like_single_ones(kb_assistant) -> None:
     texts = ["syarat jadi pmi apa saja", "paspor saya ditahan majikan", "halo kak"]
-    queries = [kb_assistant.query_text(t) for t in texts]
-    vectors = kb_assistant.index.encoder.encode(queries)
-    for text, vector in zip(texts, vectors, strict=True):
-        batched, single = kb_assistant.decide(text, vector), kb_assistant.decide(text)
+    norms = [kb_assistant.read(t) for t in texts]
+    vectors = kb_assistant.index.encoder.encode([n.text for n in norms])
+    for text, vector, norm in zip(texts, vectors, norms, strict=True):
+        batched, single = kb_assistant.decide(text, vector, norm), kb_assistant.decide(text)
         assert batched.intent == single.intent and batched.entities() == single.entities()
