@@ -26,6 +26,7 @@ help:
 	@echo "make cases ARGS='list' - staff: list/show/export/close hand-off cases"
 
 setup:
+	@scripts/setup_system.sh
 	@scripts/setup_env.sh all
 
 run:
@@ -46,7 +47,6 @@ validate: setup
 		--data bot/data --quiet
 
 test-unit: setup
-	@scripts/setup_browser.sh
 	$(ACTIONS_PY) -m pytest tests/lib tests/actions -q
 	$(RASA_PY) -m pytest tests/bot -q -p no:cacheprovider
 
@@ -57,7 +57,6 @@ test-stories: train
 	@echo "rasa test core: every test story predicted correctly (var/rasa-test/)"
 
 test-e2e: setup
-	@scripts/setup_browser.sh
 	$(ACTIONS_PY) -m pytest tests/e2e -q
 
 test: lint validate test-unit test-stories test-e2e

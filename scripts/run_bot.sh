@@ -16,6 +16,7 @@ mkdir -p "$RUN_DIR"
 rm -f "$RUN_DIR/ready"
 
 t0=$(now)
+"$ROOT/scripts/setup_system.sh"
 "$ROOT/scripts/setup_env.sh" all
 t_setup=$(elapsed "$t0")
 

@@ -33,7 +33,7 @@ SCENARIO_TIMEOUT = 300
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.fail("chromium/chromedriver missing: run scripts/setup_browser.sh")
+        pytest.fail("chromium/chromedriver missing: run scripts/setup_system.sh")
     profile = tempfile.mkdtemp(prefix="teman-migrasi-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
