@@ -1,15 +1,29 @@
-"""Answers from the knowledge base: an entry, a place's office, a question back, or a no."""
+"""Answers from the knowledge base: an entry, a place's office, a question back, or a no.
+
+The message's own decision arrives as the entities of the latest message; a follow-up
+("syaratnya apa?", "klo dari Sabu?") is read again with the conversation's `topic` and
+`place` slots (teman.followup), which this action keeps up to date.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from functools import lru_cache
+
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import entity, entity_values
-from teman.decision import ANSWER, CLARIFY, EMPTY, PLACE, get_assistant
-from teman.knowledge.loader import Entry
+from actions.common import entity
+from teman.decision import ANSWER, ASK, CLARIFY, EMPTY, PLACE, Decision, get_assistant
+from teman.followup import PLACE_SLOT, TOPIC_SLOT, Context, FollowUps
+from teman.knowledge.loader import Entry, Office, Place
+
+
+@lru_cache(maxsize=1)
+def follow_ups() -> FollowUps:
+    return FollowUps(get_assistant())
 
 
 def _answer(dispatcher: CollectingDispatcher, entry: Entry, hotline: bool) -> None:
@@ -20,12 +34,7 @@ def _answer(dispatcher: CollectingDispatcher, entry: Entry, hotline: bool) -> No
         dispatcher.utter_message(response="utter_hotline_note")
 
 
-def _place(dispatcher: CollectingDispatcher, place_name: str) -> bool:
-    kb = get_assistant().index.kb
-    place = next((p for p in kb.places if p.name == place_name), None)
-    if place is None:
-        return False
-    office = kb.offices[place.office]
+def _place(dispatcher: CollectingDispatcher, place: Place, office: Office) -> None:
     dispatcher.utter_message(
         response="utter_place_office",
         place=place.name,
@@ -35,7 +44,6 @@ def _place(dispatcher: CollectingDispatcher, place_name: str) -> bool:
         office_note=office.note,
         sources="; ".join(s.label() for s in office.sources),
     )
-    return True
 
 
 def suggestion_buttons(entries: list[Entry]) -> list[dict[str, str]]:
@@ -44,37 +52,53 @@ def suggestion_buttons(entries: list[Entry]) -> list[dict[str, str]]:
     return [{"title": e.title, "payload": e.title} for e in entries]
 
 
+def reply(dispatcher: CollectingDispatcher, decision: Decision, hotline: bool) -> None:
+    if decision.kind == ANSWER and decision.entry is not None:
+        _answer(dispatcher, decision.entry, hotline)
+    elif decision.kind == PLACE and decision.place is not None and decision.office is not None:
+        _place(dispatcher, decision.place, decision.office)
+    elif decision.kind == CLARIFY and decision.suggestions:
+        dispatcher.utter_message(
+            response="utter_clarify", buttons=suggestion_buttons(decision.suggestions)
+        )
+        if hotline:
+            dispatcher.utter_message(response="utter_hotline_note")
+    elif decision.kind == EMPTY:
+        dispatcher.utter_message(response="utter_empty_message")
+    else:
+        dispatcher.utter_message(response="utter_out_of_scope")
+
+
 class ActionAnswerQuestion(Action):
+    """Runs for `ask_question` and `out_of_scope`: a kind no may still be a follow-up."""
+
     def name(self) -> str:
         return "action_answer_question"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        assistant = get_assistant()
-        kind = entity(tracker, "decision")
-        if entity(tracker, "truncated"):
+        followups = follow_ups()
+        message = tracker.latest_message or {}
+        intent = message.get("intent") or {}
+        own = followups.standalone(
+            str(intent.get("name") or ASK),
+            message.get("entities") or [],
+            float(intent.get("confidence") or 0.0),
+        )
+        text = str(message.get("text") or "")
+        context = Context(tracker.get_slot(TOPIC_SLOT), tracker.get_slot(PLACE_SLOT))
+        # Reading with context may encode the message once more: off the event loop.
+        decision = await asyncio.to_thread(followups.resolve, text, own, context)
+        if own.truncated:
             dispatcher.utter_message(response="utter_long_message")
-        hotline = bool(entity(tracker, "hotline"))
-        if kind == ANSWER:
-            chosen = assistant.entry(str(entity(tracker, "entry_id") or ""))
-            if chosen is not None:
-                _answer(dispatcher, chosen, hotline)
-                return []
-        elif kind == PLACE and _place(dispatcher, str(entity(tracker, "place") or "")):
-            return []
-        elif kind == CLARIFY:
-            suggestions = [assistant.entry(str(i)) for i in entity_values(tracker, "suggestion")]
-            entries = [e for e in suggestions if e is not None]
-            if entries:
-                dispatcher.utter_message(
-                    response="utter_clarify", buttons=suggestion_buttons(entries)
-                )
-                if hotline:
-                    dispatcher.utter_message(response="utter_hotline_note")
-                return []
-        elif kind == EMPTY:
-            dispatcher.utter_message(response="utter_empty_message")
-            return []
-        dispatcher.utter_message(response="utter_out_of_scope")
-        return []
+        reply(dispatcher, decision, hotline=bool(entity(tracker, "hotline")))
+        kept = followups.remember(text, decision, context)
+        return [
+            SlotSet(slot, value)
+            for slot, value, before in (
+                (TOPIC_SLOT, kept.topic, context.topic),
+                (PLACE_SLOT, kept.place, context.place),
+            )
+            if value != before
+        ]

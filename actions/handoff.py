@@ -21,6 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from teman.config import Settings
 from teman.decision import REPORT
+from teman.followup import PLACE_SLOT, TOPIC_SLOT
 from teman.privacy.trackers import redact_user_messages
 
 if TYPE_CHECKING:
@@ -99,7 +100,12 @@ class ActionHandoffSisaga(Action):
         dispatcher.utter_message(response="utter_handoff_safety")
         dispatcher.utter_message(response="utter_handoff_ask_consent")
         logger.info("hand-off offered: category=%s", category)
-        return [SlotSet("handoff_stage", "awaiting_consent")]
+        # A report starts a new subject: no earlier question's topic or place carries on.
+        return [
+            SlotSet("handoff_stage", "awaiting_consent"),
+            SlotSet(TOPIC_SLOT, None),
+            SlotSet(PLACE_SLOT, None),
+        ]
 
 
 class ActionHandoffConsent(Action):

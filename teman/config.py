@@ -43,6 +43,11 @@ class Settings:
     risk_safe_veto_vote: float
     max_message_chars: int
     place_trigger_words: tuple[str, ...]
+    followups: bool
+    followup_max_tokens: int
+    followup_own_score: float
+    followup_words: tuple[str, ...]
+    followup_nya_exceptions: tuple[str, ...]
     tracker_store_url: str
     tracker_retention_days: int
     cases_per_hour: int

@@ -121,6 +121,14 @@ class Assistant:
     def entry(self, entry_id: str) -> Entry | None:
         return self.entries.get(entry_id)
 
+    def search_knowledge(self, norm: Normalised) -> Decision:
+        """Only the knowledge search of `decide` (no risk, yes/no, place or small talk):
+        for words that are not one message, e.g. a follow-up read with its topic."""
+        hits = self.searcher.search(norm.text, k=max(self.settings.suggestions, 5) + 3)
+        kb_hits = [h for h in hits if h.entry.topic != DIALOGUE_TOPIC]
+        off_topic = max((h.score for h in hits if h.entry.id == OFF_TOPIC_ID), default=0.0)
+        return self._from_knowledge(kb_hits, off_topic, {})
+
     def _place_question(self, norm: Normalised) -> Place | None:
         """A place named together with a "where do I go / register" word."""
         if not set(norm.tokens) & set(self.settings.place_trigger_words):

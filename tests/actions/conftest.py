@@ -27,6 +27,8 @@ SLOTS = {
     "handoff_location": None,
     "handoff_contact": None,
     "requested_slot": None,
+    "topic": None,
+    "place": None,
 }
 
 

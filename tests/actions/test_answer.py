@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rasa_sdk.events import SlotSet
+
 from actions.answer import ActionAnswerQuestion
 from teman.decision import get_assistant
 from tests.support.trackers import entities
@@ -18,7 +20,8 @@ async def run(tracker, dispatcher) -> list:
 async def test_answer_names_its_source(make_tracker, dispatcher) -> None:
     entry = get_assistant().index.kb.entries[0]
     tracker = make_tracker("x", ents=entities(decision="answer", entry_id=entry.id))
-    assert await run(tracker, dispatcher) == []
+    # The answer becomes the conversation's topic (teman.followup).
+    assert await run(tracker, dispatcher) == [SlotSet("topic", entry.id)]
     assert responses(dispatcher) == ["utter_kb_answer"]
     assert dispatcher.messages[0]["answer"] == entry.answer
     assert dispatcher.messages[0]["sources"] == entry.source_label()

@@ -52,7 +52,11 @@ async def test_hotlines_follow_the_slots(make_tracker, dispatcher, slots, extra)
         "utter_handoff_safety",
         "utter_handoff_ask_consent",
     ]
-    assert events == [SlotSet("handoff_stage", "awaiting_consent")]
+    assert events == [
+        SlotSet("handoff_stage", "awaiting_consent"),
+        SlotSet("topic", None),
+        SlotSet("place", None),
+    ]
 
 
 def test_excerpt_is_the_reported_messages_only(make_tracker) -> None:
