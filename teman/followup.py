@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from teman.config import Settings
 from teman.decision import ANSWER, ASK, CLARIFY, EMPTY, OUT_OF_SCOPE, PLACE, Assistant, Decision
 from teman.knowledge.loader import Entry, Place
 from teman.nlp.normalize import Normalised
@@ -37,9 +38,9 @@ class Context:
 
 
 class FollowUps:
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: Assistant, settings: Settings | None = None) -> None:
         self.assistant = assistant
-        self.settings = assistant.settings
+        self.settings = settings or assistant.settings
         self.places = {p.name: p for p in assistant.index.kb.places}
         self.words = frozenset(self.settings.followup_words)
         self.nya_exceptions = frozenset(self.settings.followup_nya_exceptions)
