@@ -141,8 +141,10 @@ class FollowUps:
         if earlier is not None and not named and set(norm.tokens) & self.triggers:
             # "kalau mau daftar ke kantor mana?" after "sa tinggal di Lembata".
             return self.office(earlier, own)
-        if topic is None or context.topic == PLACE_TOPIC:
-            return own  # after an office answer, its place is the context (above)
+        if topic is None or context.topic == PLACE_TOPIC or not refers_back:
+            # After an office answer its place is the context (above); and a weak reading
+            # with no word pointing back ("skor bola kemarin berapa") is no follow-up.
+            return own
         sure = own.kind == ANSWER and own.entry is not None and not self.unsure(own)
         if sure and own.entry is not None and own.entry.topic == topic.topic:
             return own  # already a reading within the conversation's topic
