@@ -86,6 +86,17 @@ class FollowUps:
                 return True
         return False
 
+    def stems(self, norm: Normalised) -> set[str]:
+        """The message's words, and those words without "-nya" ("alamatnya": "alamat")."""
+        words = set(norm.tokens)
+        return words | {t[:-3] for t in words if t.endswith("nya") and len(t) > 5}
+
+    def leans_on(self, norm: Normalised, topic: Entry) -> bool:
+        """Whether the message's own closest entries include the topic's group."""
+        alone = self.assistant.search_knowledge(norm)
+        closest = alone.hits[: self.settings.suggestions]
+        return any(h.entry.topic == topic.topic for h in closest)
+
     def unsure(self, own: Decision) -> bool:
         """No confident reading of its own: a weak match, a question back, or a kind no that
         is not a clear off-topic request."""
@@ -136,15 +147,17 @@ class FollowUps:
             return self.office(named[0], own)
         earlier = self.places.get(context.place or "")
         refers_back = self.refers_back(norm)
-        if not (self.unsure(own) or refers_back or named):
-            return own  # a complete question: a new topic replaces the old one
-        if earlier is not None and not named and set(norm.tokens) & self.triggers:
+        asks_where = not named and bool(self.stems(norm) & self.triggers)
+        lacks_place = refers_back or self.unsure(own) or self.about_offices(own.entry)
+        if earlier is not None and asks_where and lacks_place:
             # "kalau mau daftar ke kantor mana?" after "sa tinggal di Lembata".
             return self.office(earlier, own)
-        if topic is None or context.topic == PLACE_TOPIC or not refers_back:
-            # After an office answer its place is the context (above); and a weak reading
-            # with no word pointing back ("skor bola kemarin berapa") is no follow-up.
-            return own
+        if not (self.unsure(own) or refers_back or named):
+            return own  # a complete question: a new topic replaces the old one
+        if topic is None or context.topic == PLACE_TOPIC:
+            return own  # after an office answer, its place is the context (above)
+        if not refers_back and not self.leans_on(norm, topic):
+            return own  # a weak reading that neither points back nor comes near the topic
         sure = own.kind == ANSWER and own.entry is not None and not self.unsure(own)
         if sure and own.entry is not None and own.entry.topic == topic.topic:
             return own  # already a reading within the conversation's topic
