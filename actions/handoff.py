@@ -137,9 +137,12 @@ class ActionHandoffDecline(Action):
         except Exception:  # the user must get an answer even if the database is down
             logger.exception("could not record anonymous hand-off")
         response = "utter_handoff_declined"
-        try:
+        try:  # the place an earlier question named goes too (its message is blanked)
             blanked = await asyncio.to_thread(
-                redact_user_messages, settings().tracker_store_url, tracker.sender_id
+                redact_user_messages,
+                settings().tracker_store_url,
+                tracker.sender_id,
+                slots=(PLACE_SLOT,),
             )
             logger.info("declined hand-off: %d messages blanked", blanked)
         except Exception:

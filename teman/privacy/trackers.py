@@ -58,21 +58,41 @@ def _blank(data: str) -> str:
     return json.dumps(event)
 
 
-def redact_user_messages(url: str, sender_id: str, since: float | None = None) -> int:
-    """Blank the text of every user message of a conversation (from `since`, a Unix time);
-    returns how many were blanked."""
+def redact_user_messages(
+    url: str, sender_id: str, since: float | None = None, slots: tuple[str, ...] = ()
+) -> int:
+    """Blank the text of every user message of a conversation (from `since`, a Unix time),
+    and the values these `slots` were set to (words taken from those messages, e.g. the
+    place a follow-up remembered); returns how many user messages were blanked."""
     engine = _engine(url)
     if not _events_table(engine):
         return 0
+    after = " AND timestamp >= :since" if since is not None else ""
     query = sa.text(
-        "SELECT id, data FROM events WHERE sender_id = :sender AND type_name = 'user'"
-        + (" AND timestamp >= :since" if since is not None else "")
+        "SELECT id, data FROM events WHERE sender_id = :sender AND type_name = 'user'" + after
     )
     params: dict[str, object] = {"sender": sender_id}
     if since is not None:
         params["since"] = since
     with engine.begin() as conn:
-        return _blank_rows(conn, conn.execute(query, params).all())
+        count = _blank_rows(conn, conn.execute(query, params).all())
+        if slots:
+            slot_rows = conn.execute(
+                sa.text(
+                    "SELECT id, data FROM events WHERE sender_id = :sender"
+                    " AND type_name = 'slot'" + after
+                ),
+                params,
+            ).all()
+            for row_id, data in slot_rows:
+                event = json.loads(data)
+                if event.get("name") in slots and event.get("value") is not None:
+                    event["value"] = None
+                    conn.execute(
+                        sa.text("UPDATE events SET data = :data WHERE id = :id"),
+                        {"data": json.dumps(event), "id": row_id},
+                    )
+        return count
 
 
 def _blank_rows(conn: sa.Connection, rows: list[sa.Row]) -> int:

@@ -78,6 +78,25 @@ def test_a_declined_report_is_blanked_in_place(tracker_url: str) -> None:
     assert redact_user_messages(tracker_url, "a") == 0  # idempotent
 
 
+def slot(sender: str, name: str, value: object, at: float) -> dict:
+    data = {"event": "slot", "timestamp": at, "name": name, "value": value}
+    return {"sender_id": sender, "type_name": "slot", "timestamp": at, "intent_name": None,
+            "data": json.dumps(data)}
+
+
+def test_a_decline_also_blanks_the_place_a_follow_up_remembered(tracker_url: str) -> None:
+    now = time.time()
+    insert(tracker_url, user("a", "beta tinggal di Lembata", now),
+           slot("a", "place", "Lembata", now), slot("a", "topic", "kur-penempatan", now),
+           slot("b", "place", "Alor", now))
+    assert redact_user_messages(tracker_url, "a", slots=("place",)) == 1
+    after = rows(tracker_url)
+    assert "Lembata" not in json.dumps([d for s, d in after if s == "a"])
+    assert [d["value"] for s, d in after if d["event"] == "slot"] == [
+        None, "kur-penempatan", "Alor"
+    ]
+
+
 def test_retention_deletes_idle_conversations_and_blanks_old_messages(tracker_url: str) -> None:
     now = time.time()
     old = now - 40 * 86400
