@@ -48,6 +48,7 @@ class Settings:
     followup_own_score: float
     followup_words: tuple[str, ...]
     followup_nya_exceptions: tuple[str, ...]
+    followup_place_words: tuple[str, ...]
     tracker_store_url: str
     tracker_retention_days: int
     cases_per_hour: int

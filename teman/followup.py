@@ -45,6 +45,7 @@ class FollowUps:
         self.words = frozenset(self.settings.followup_words)
         self.nya_exceptions = frozenset(self.settings.followup_nya_exceptions)
         self.triggers = frozenset(self.settings.place_trigger_words)
+        self.place_words = frozenset(self.settings.followup_place_words)
 
     # ------------------------------------------------------------ the message's own decision
 
@@ -90,6 +91,15 @@ class FollowUps:
         """The message's words, and those words without "-nya" ("alamatnya": "alamat")."""
         words = set(norm.tokens)
         return words | {t[:-3] for t in words if t.endswith("nya") and len(t) > 5}
+
+    def only_a_place(self, norm: Normalised, places: list[Place]) -> bool:
+        """Whether the message says no more than a place ("sa org Rote", "klo dari Sabu?")."""
+        names = set(self.place_words)
+        for place in places:
+            for alias in place.aliases:
+                names |= set(self.assistant.normalizer.clean(alias).split())
+                names |= set(self.assistant.normalizer(alias).tokens)
+        return all(t in names for t in norm.tokens)
 
     def leans_on(self, norm: Normalised, topic: Entry) -> bool:
         """Whether the message's own closest entries include the topic's group."""
@@ -142,7 +152,10 @@ class FollowUps:
         named = self.assistant.places.find(norm)
         topic = self.topic_entry(context)
         on_offices = context.topic == PLACE_TOPIC or self.about_offices(topic)
-        if named and (self.unsure(own) or on_offices or self.about_offices(own.entry)):
+        only_a_place = bool(named) and self.only_a_place(norm, named)
+        if named and (
+            self.about_offices(own.entry) or (only_a_place and (self.unsure(own) or on_offices))
+        ):
             # "Kefa", "sa org Rote" after "where do I register?": that place's office.
             return self.office(named[0], own)
         earlier = self.places.get(context.place or "")
@@ -156,8 +169,10 @@ class FollowUps:
             return own  # a complete question: a new topic replaces the old one
         if topic is None or context.topic == PLACE_TOPIC:
             return own  # after an office answer, its place is the context (above)
-        if not refers_back and not self.leans_on(norm, topic):
-            return own  # a weak reading that neither points back nor comes near the topic
+        if not refers_back and (named or not self.leans_on(norm, topic)):
+            # A weak reading that neither points back nor comes near the topic, or that
+            # names a place for something else ("cuaca di Ende"): not a follow-up.
+            return own
         sure = own.kind == ANSWER and own.entry is not None and not self.unsure(own)
         if sure and own.entry is not None and own.entry.topic == topic.topic:
             return own  # already a reading within the conversation's topic

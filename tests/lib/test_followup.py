@@ -66,3 +66,26 @@ def test_an_office_answer_keeps_its_place(kb_assistant, followups) -> None:
 def test_a_place_named_in_passing_is_remembered(followups) -> None:
     kept = followups.remember("sa dari Soe, mau tanya", Decision(OUT_OF_SCOPE), Context())
     assert kept.place == "Timor Tengah Selatan"
+
+
+@pytest.mark.parametrize("topic", [None, "tempat-daftar"])
+def test_a_place_in_an_unrelated_request_is_no_office_question(
+    kb_assistant, followups, topic: str | None
+) -> None:
+    text = "harga tiket kapal ke Alor berapa"
+    parse = kb_assistant.parse(text)
+    own = followups.standalone(
+        parse["intent"]["name"], parse["entities"], parse["intent"]["confidence"]
+    )
+    assert own.intent == OUT_OF_SCOPE
+    assert followups.resolve(text, own, Context(topic=topic)) is own
+
+
+def test_a_place_alone_gets_its_office(kb_assistant, followups) -> None:
+    text = "sa org Ngada"
+    parse = kb_assistant.parse(text)
+    own = followups.standalone(
+        parse["intent"]["name"], parse["entities"], parse["intent"]["confidence"]
+    )
+    read = followups.resolve(text, own, Context(topic="tempat-daftar"))
+    assert read.kind == PLACE and read.place is not None and read.place.name == "Ngada"
