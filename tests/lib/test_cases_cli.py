@@ -202,7 +202,8 @@ def test_dead_letters_and_health(cases_db_url: str) -> None:
     assert "webhook:pending email:dead" in listed and "PERHATIAN: 1 pengiriman" in listed
     dead = _cli(cases_db_url, "dead")
     assert dead.returncode == 0 and ref in dead.stdout
-    assert "email:petugas@sisaga.example.id" in dead.stdout and "SMTP recipient refused" in dead.stdout
+    assert "email:petugas@sisaga.example.id" in dead.stdout
+    assert "SMTP recipient refused" in dead.stdout
     health = _cli(cases_db_url, "health")
     assert health.returncode == 1
     assert "Gagal total     : 1" in health.stdout and "dead_letter" in health.stdout
