@@ -793,10 +793,15 @@ class CaseStore:
         return self.get_case(reference).sender_hash
 
     def forget(
-        self, *, sender_hashes: Sequence[str] = (), references: Sequence[str] = ()
+        self,
+        *,
+        sender_hashes: Sequence[str] = (),
+        references: Sequence[str] = (),
+        dry_run: bool = False,
     ) -> list[ForgottenCase]:
         """Delete these people's cases (by sender hash) and these cases, with their outbox
-        rows and alerts; returns what was deleted and what had already been delivered."""
+        rows and alerts; returns what was (``dry_run``: would be) deleted and what had
+        already been delivered."""
         refs = [r.strip().upper() for r in references]
         conditions = []
         if sender_hashes:
@@ -824,13 +829,13 @@ class CaseStore:
                     )
                 )
             ids = [c.id for c in cases]
-            if ids:
+            if ids and not dry_run:
                 s.execute(delete(OutboxItem).where(OutboxItem.case_id.in_(ids)))
                 for ref in [c.reference for c in cases]:
                     s.execute(
                         delete(DeliveryAlert).where(DeliveryAlert.subject.like(f"{ref} %"))
                     )
                 s.execute(delete(Case).where(Case.id.in_(ids)))
-        for item in out:
+        for item in out if not dry_run else []:
             log.info("case %s deleted on request", item.reference)
         return out
