@@ -3,10 +3,14 @@ queue writing to SQLite and PostgreSQL; nothing that identifies a person is stor
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pika
@@ -16,6 +20,7 @@ from teman.analytics.consumer import BrokerSettings, Consumer, declare
 from teman.analytics.events import Aggregator
 from teman.analytics.store import AnalyticsStore
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 # 2025-03-03 01:30 UTC = 09:30 WITA
 T0 = 1740965400.0
@@ -139,3 +144,56 @@ def test_consumer_writes_aggregates_only(broker: BrokerSettings, cases_db_url: s
                 assert secret.encode() not in raw
     finally:
         store.dispose()
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.images.append(dict(attrs).get("src") or "")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_report_page_has_the_charts_and_figures(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'analytics.sqlite3'}"
+    store = AnalyticsStore(url)
+    agg = Aggregator()
+    try:
+        for day in range(10):
+            for event in CONVERSATION[:-1]:
+                store.add(agg.increments({**event, "timestamp": T0 + day * 86400}))
+    finally:
+        store.dispose()
+    out = tmp_path / "report" / "index.html"
+    env = {**os.environ, "ANALYTICS_DATABASE_URL": url}
+    result = subprocess.run([sys.executable, "-m", "tools.analytics_report", "--out", str(out),
+                             "--days", "0"], cwd=REPO_ROOT, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    page = _Page()
+    page.feed(out.read_text(encoding="utf-8"))
+    assert len(page.images) == 5
+    for src in page.images:
+        prefix = "data:image/png;base64,"
+        assert src.startswith(prefix)
+        assert base64.b64decode(src[len(prefix):])[:8] == b"\x89PNG\r\n\x1a\n"
+    text = " ".join(" ".join(page.text).split())
+    assert "Periode 2025-03-03 s.d. 2025-03-12" in text
+    assert "50 Pesan" in text and "10 Rujukan SI-SAGA ditawarkan" in text
+    assert "67% Belum terjawab" in text  # per day: 1 answered, 1 clarify, 1 out of scope
+    assert "whatsapp 50" in text
+    for secret in (SENDER, "Maria", "081234567890"):
+        assert secret not in out.read_text(encoding="utf-8")
+
+    empty = subprocess.run([sys.executable, "-m", "tools.analytics_report", "--out",
+                            str(tmp_path / "empty.html")], cwd=REPO_ROOT,
+                           env={**env, "ANALYTICS_DATABASE_URL":
+                                f"sqlite:///{tmp_path / 'none.sqlite3'}"},
+                           capture_output=True, text=True, timeout=300)
+    assert empty.returncode == 0 and "Belum ada data" in (tmp_path / "empty.html").read_text()
