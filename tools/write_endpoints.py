@@ -59,6 +59,7 @@ def event_broker(env: Mapping[str, str]) -> dict[str, Any] | None:
         return None
     parts = urlsplit(url)
     vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else ""
+    vhost = "" if vhost == "/" else vhost  # %2F: the default vhost
     host = parts.hostname or "127.0.0.1"
     broker: dict[str, Any] = {
         "type": "pika",
