@@ -116,6 +116,7 @@ class Consumer:
 def main() -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)  # connection chatter at INFO
     settings = BrokerSettings.from_env()
     if settings is None:
         log.error("RABBITMQ_URL is not set: nothing to consume")

@@ -198,9 +198,9 @@ class Forwarder:
         where = ""
         if self.config.url:
             target = URL(self.config.url)
-            where = f" webhook {target.scheme}://{target.host}"
+            where = f"; webhook at {target.scheme}://{target.host}"
         log.info(
-            "forwarder started: %s%s (store %s)",
+            "forwarder started: targets %s%s (store %s)",
             ", ".join(kinds),
             where,
             self.store.engine.dialect.name,
