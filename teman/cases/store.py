@@ -678,11 +678,16 @@ class CaseStore:
             return int(s.scalar(stmt) or 0)
 
     def dead_letters(self) -> list[DeadLetter]:
-        """Every dead-lettered delivery (newest first): staff must pass these on by phone."""
+        """Every dead-lettered delivery of a case staff have not closed (newest first): these
+        must be passed on by phone. Closing the case is how staff say it was handled."""
         stmt = (
             select(Case.reference, OutboxItem)
             .join(Case, Case.id == OutboxItem.case_id)
-            .where(OutboxItem.dead_at.is_not(None), OutboxItem.delivered_at.is_(None))
+            .where(
+                OutboxItem.dead_at.is_not(None),
+                OutboxItem.delivered_at.is_(None),
+                Case.status != "closed",
+            )
             .order_by(OutboxItem.dead_at.desc(), OutboxItem.id.desc())
         )
         with self._transaction() as s:

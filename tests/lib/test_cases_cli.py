@@ -209,3 +209,6 @@ def test_dead_letters_and_health(cases_db_url: str) -> None:
     assert "Gagal total     : 1" in health.stdout and "dead_letter" in health.stdout
     show = _cli(cases_db_url, "show", ref).stdout
     assert "delivery        dead" in show and "email:petugas@sisaga.example.id" in show
+    # Staff passed it on by phone and closed it: no longer a dead letter to act on.
+    assert _cli(cases_db_url, "close", ref, "--note", "disampaikan lewat telepon").returncode == 0
+    assert _cli(cases_db_url, "dead").stdout.startswith("Tidak ada pengiriman")
