@@ -5,6 +5,9 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +25,7 @@ from tests.support.fake_graph_api import FakeGraphAPI
 from tests.support.fake_hotline import FakeHotline
 from tests.support.smtp_server import LocalSmtp
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SENDER = "wa:0123456789abcdef0123456789abcdef"
 EXCERPT = "paspor saya ditahan majikan di Sibu, tidak digaji 5 bulan"
 STAFF_NUMBERS = ("6281100000001", "6281100000002")
@@ -292,5 +296,39 @@ def test_stopped_forwarder_alerts_staff_once(cases_db_url: str, smtp: LocalSmtp)
         assert len(smtp.received) == 1  # one e-mail per outage
         store.beat()
         assert not alerts.check_forwarder(store, delivery)
+    finally:
+        store.dispose()
+
+
+def test_real_forwarder_beats_and_its_stop_alerts_staff(
+    cases_db_url: str, smtp: LocalSmtp
+) -> None:
+    """The forwarder process delivers and writes heartbeats; once killed, the watch (as the
+    decision service runs it) e-mails staff."""
+    env = {**os.environ, **smtp.env(DELIVERY_EMAIL_TO=STAFF_MAIL, ALERT_EMAIL_TO=ALERT_MAIL),
+           "CASES_DATABASE_URL": cases_db_url, "CASE_HASH_KEY": "test-hash-key",
+           "FORWARD_POLL_INTERVAL": "0.1", "HOTLINE_FORWARD_URL": ""}
+    store = _store(cases_db_url, env)
+    proc = subprocess.Popen([sys.executable, "-m", "teman.cases.forwarder"], cwd=REPO_ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ref = _record(store)
+        [mail] = smtp.wait_for(1)
+        assert ref in mail.message["Subject"] and mail.rcpt_tos == [STAFF_MAIL]
+        beat = store.last_beat()
+        assert beat is not None
+        delivery = DeliveryConfig.load(env=env)
+        assert not alerts.check_forwarder(store, delivery)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    try:
+        _record(store)  # waits: nobody delivers it now
+        later = utcnow() + timedelta(seconds=delivery.stale_after + 1)
+        assert alerts.check_forwarder(store, delivery, later)
+        mails = smtp.wait_for(2)
+        assert mails[1].rcpt_tos == [ALERT_MAIL]
+        assert "pengirim laporan berhenti" in mails[1].message["Subject"]
+        assert "menunggu: 1" in mails[1].body
     finally:
         store.dispose()
