@@ -47,6 +47,7 @@ class Summary:
     reports: int
     handoffs: int
     consents: int
+    declines: int
     cases: int
 
     @property
@@ -78,6 +79,7 @@ def summarize(rows: Sequence[CountRow]) -> Summary:
         reports=_total(rows, "risk_report"),
         handoffs=_total(rows, "handoff_offered"),
         consents=_total(rows, "handoff_consent"),
+        declines=_total(rows, "handoff_declined"),
         cases=_total(rows, "case_submitted"),
     )
 
@@ -205,6 +207,7 @@ def render(rows: Sequence[CountRow], titles: dict[str, str]) -> str:
         ("Laporan risiko", s.reports),
         ("Rujukan SI-SAGA ditawarkan", s.handoffs),
         ("Setuju diteruskan", s.consents),
+        ("Tidak mau diteruskan", s.declines),
         ("Laporan tersimpan", s.cases),
     ]
     card_html = "".join(
