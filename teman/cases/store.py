@@ -160,40 +160,38 @@ class CaseView:
     #: One entry per delivery target (webhook, whatsapp:<n>, email:<a>); empty if anonymous.
     deliveries: tuple[DeliveryView, ...] = ()
 
-    def _first(self) -> DeliveryView | None:
-        return self.deliveries[0] if self.deliveries else None
+    def _first(self, name: str) -> Any:
+        return getattr(self.deliveries[0], name) if self.deliveries else None
 
     # The first delivery's state (the only one when a single target is configured).
     @property
     def idempotency_key(self) -> str | None:
-        first = self._first()
-        return first.idempotency_key if first else None
+        return self._first("idempotency_key")
 
     @property
     def attempts(self) -> int | None:
-        first = self._first()
-        return first.attempts if first else None
+        return self._first("attempts")
 
     @property
     def next_attempt_at(self) -> datetime | None:
-        first = self._first()
-        return first.next_attempt_at if first else None
+        return self._first("next_attempt_at")
 
     @property
     def last_error(self) -> str | None:
-        first = self._first()
-        return first.last_error if first else None
+        return self._first("last_error")
+
+    def _earliest(self, name: str) -> datetime | None:
+        times = [getattr(d, name) for d in self.deliveries if getattr(d, name) is not None]
+        return min(times) if times else None
 
     @property
     def delivered_at(self) -> datetime | None:
         """When the first target acknowledged the case (None until one did)."""
-        times = [d.delivered_at for d in self.deliveries if d.delivered_at is not None]
-        return min(times) if times else None
+        return self._earliest("delivered_at")
 
     @property
     def dead_at(self) -> datetime | None:
-        times = [d.dead_at for d in self.deliveries if d.dead_at is not None]
-        return min(times) if times else None
+        return self._earliest("dead_at")
 
     @property
     def delivery_status(self) -> str:
