@@ -51,8 +51,7 @@ def send_due(store: CaseStore, delivery: DeliveryConfig, kinds: Sequence[str]) -
     """E-mail the queued alerts of these kinds; returns how many were sent."""
     global _warned_unconfigured
     if not delivery.alert_to or not delivery.smtp.ready:
-        pending = store.alerts(unsent_only=True, limit=1)
-        if pending and not _warned_unconfigured:
+        if not _warned_unconfigured and store.alerts(unsent_only=True, limit=1):
             log.error(
                 "alerts are queued but ALERT_EMAIL_TO / SMTP_HOST are not set: "
                 "staff get no e-mail; see `make cases ARGS=health`"
