@@ -13,7 +13,7 @@ FILE ?= ../shared/eval/sample.yml
 EVAL_SETS := ../shared/eval/sample.yml $(wildcard tests/eval_sets/*.yml) $(wildcard tests/eval_sets/dev/*.yml)
 
 .PHONY: help setup run test test-unit test-e2e test-stories lint validate index train eval \
-	eval-all eval-sealed bench cases clean
+	eval-all eval-sealed bench cases forget analytics report clean
 
 help:
 	@echo "make run    - set up, build (when needed) and chat on http://localhost:5005/demo/"
@@ -24,6 +24,8 @@ help:
 	@echo "make bench  - decision latency, build times, throughput/memory vs stock Rasa"
 	@echo "make index  - rebuild the search index after editing knowledge/"
 	@echo "make cases ARGS='list' - staff: list/show/export/close hand-off cases"
+	@echo "make forget ARGS='--phone 0812...' - staff: delete one person's data on request"
+	@echo "make report - analytics report (HTML with charts) in var/report/"
 
 setup:
 	@scripts/setup_system.sh
@@ -77,6 +79,15 @@ bench: setup
 
 cases: setup
 	@$(ACTIONS_PY) -m tools.cases_cli $(ARGS)
+
+forget: setup
+	@$(ACTIONS_PY) -m tools.forget $(ARGS)
+
+analytics: setup
+	@$(ACTIONS_PY) -m teman.analytics.consumer
+
+report: setup
+	@$(ACTIONS_PY) -m tools.analytics_report $(ARGS)
 
 clean:
 	rm -rf var models tests/artifacts

@@ -165,8 +165,9 @@ class ActionSubmitCase(Action):
             value = tracker.get_slot(slot)
             return None if value in (None, SKIPPED) else str(value)
 
-        store = case_store()
         try:
+            # Inside the try: a bad delivery setting must still give the user an answer.
+            store = case_store()
             recent = await asyncio.to_thread(
                 store.recent_cases, tracker.sender_id, timedelta(hours=1)
             )

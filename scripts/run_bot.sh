@@ -96,6 +96,11 @@ pids+=($!)
 service_pid=$!
 "$ACTIONS_PY" -m teman.cases.forwarder >"$RUN_DIR/forwarder.log" 2>&1 &
 pids+=($!)
+# Analytics (aggregate counts only) from Rasa's event broker, when RabbitMQ is configured.
+if [ -n "${RABBITMQ_URL:-}" ]; then
+    "$ACTIONS_PY" -m teman.analytics.consumer >"$RUN_DIR/analytics.log" 2>&1 &
+    pids+=($!)
+fi
 "$RASA_BIN" run --model models/current.tar.gz "${api_args[@]}" -i "$BIND_HOST" -p "$RASA_PORT" \
     --credentials "$creds" --endpoints "$endpoints" >"$RUN_DIR/rasa.log" 2>&1 &
 pids+=($!)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the project needs beyond Python: headless Chromium + chromedriver (demo-page
 # tests), the emoji font (faithful screenshots), tesseract with Indonesian data (OCR of job-offer
-# screenshots), DejaVu fonts (rendered test adverts) and nginx (production mode).
+# screenshots), DejaVu fonts (rendered test adverts), nginx (production mode) and openssl
+# (the self-signed certificate of the tests' local SMTP server).
 # Idempotent: installs only what is missing. Needs root (apt-get).
 set -euo pipefail
 
@@ -13,6 +14,7 @@ declare -A CHECK=(
     [tesseract-ocr]=/usr/bin/tesseract
     [tesseract-ocr-ind]=/usr/share/tesseract-ocr/5/tessdata/ind.traineddata
     [nginx]=/usr/sbin/nginx
+    [openssl]=/usr/bin/openssl
 )
 missing=()
 for pkg in "${!CHECK[@]}"; do

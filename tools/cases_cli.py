@@ -1,4 +1,5 @@
-"""Staff command line for hand-off cases: list, show, export, close, stats, retry.
+"""Staff command line for hand-off cases: list, show, export, close, stats, retry, dead,
+health.
 
 Usage: ``python -m tools.cases_cli COMMAND ...`` (same CASES_DATABASE_URL as the bot).
 Messages are bilingual (Indonesian / English) because staff at the provincial office use it.
@@ -17,7 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from teman.cases import CASE_STATUSES
 from teman.cases.config import ConfigError
+from teman.cases.models import utcnow
 from teman.cases.store import CaseNotFoundError, CaseStore, CaseView
+from teman.cases.targets import DeliveryConfig, target_kind
 
 STATUS_CHOICES = [*CASE_STATUSES, "all"]
 EXPORT_COLUMNS = [
@@ -72,6 +75,14 @@ def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
+def delivery_summary(case: CaseView) -> str:
+    """One word for one target, else ``kind:status`` per target (e.g. ``webhook:delivered
+    whatsapp:dead``)."""
+    if len(case.deliveries) <= 1:
+        return case.delivery_status
+    return " ".join(f"{target_kind(d.target)}:{d.status}" for d in case.deliveries)
+
+
 def cmd_list(store: CaseStore, args: argparse.Namespace) -> int:
     """Show a table of cases, newest first."""
     cases = store.list_cases(status=args.status, limit=args.limit)
@@ -86,7 +97,7 @@ def cmd_list(store: CaseStore, args: argparse.Namespace) -> int:
             c.category,
             c.channel,
             (c.location or "")[:30],
-            c.delivery_status,
+            delivery_summary(c),
         ]
         for c in cases
     ]
@@ -95,6 +106,9 @@ def cmd_list(store: CaseStore, args: argparse.Namespace) -> int:
         rows,
     )
     print(f"\n{len(cases)} kasus / case(s)")
+    dead = store.dead_letters()
+    if dead:
+        print(f"PERHATIAN: {len(dead)} pengiriman gagal total (dead) — lihat `dead`")
     return 0
 
 
@@ -126,11 +140,25 @@ def _show_lines(case: CaseView) -> list[tuple[str, str]]:
     ]
 
 
+def _delivery_lines(case: CaseView) -> list[str]:
+    """One line per target for ``show`` (only when there is more than one)."""
+    return [
+        f"  {d.target:<40}{d.status:<10}attempts {d.attempts}"
+        + (f"  delivered {_fmt_time(d.delivered_at)}" if d.delivered_at else "")
+        + (f"  dead {_fmt_time(d.dead_at)}" if d.dead_at else "")
+        + (f"  error {d.last_error}" if d.last_error and not d.delivered_at else "")
+        for d in case.deliveries
+    ]
+
+
 def cmd_show(store: CaseStore, args: argparse.Namespace) -> int:
     """Print every field of one case plus its delivery state."""
     case = store.get_case(args.reference)
     for label, value in _show_lines(case):
         print(f"{label:<16}{value}")
+    if len(case.deliveries) > 1:
+        print("deliveries / pengiriman:")
+        print("\n".join(_delivery_lines(case)))
     return 0
 
 
@@ -177,6 +205,53 @@ def cmd_stats(store: CaseStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dead(store: CaseStore, args: argparse.Namespace) -> int:
+    """Dead-lettered deliveries: staff pass these to SI-SAGA by phone, or retry them."""
+    dead = store.dead_letters()
+    if not dead:
+        print("Tidak ada pengiriman yang gagal total / no dead letters.")
+        return 0
+    rows = [
+        [d.reference, _fmt_time(d.dead_at), d.target, str(d.attempts), d.last_error or ""]
+        for d in dead
+    ]
+    _print_table(["REFERENCE", "DEAD (UTC)", "TARGET", "ATTEMPTS", "LAST ERROR"], rows)
+    print(
+        f"\n{len(dead)} pengiriman gagal. Sampaikan lewat telepon ke SI-SAGA 08113910910, "
+        "lalu `close REF`, atau perbaiki lalu `retry REF`."
+    )
+    return 0
+
+
+def cmd_health(store: CaseStore, args: argparse.Namespace) -> int:
+    """Is the forwarder alive, what waits, what failed, which alerts went out.
+
+    Exit code 1 when staff must act (forwarder stopped, dead letters or unsent alerts), so a
+    monitoring job can run it.
+    """
+    delivery = DeliveryConfig.load()
+    last = store.last_beat()
+    stale = last is None or (utcnow() - last).total_seconds() > delivery.stale_after
+    if last is None:
+        print("Forwarder       : belum pernah berjalan / never ran")
+    else:
+        state = "BERHENTI / STOPPED" if stale else "berjalan / running"
+        print(f"Forwarder       : {state} (terakhir / last seen {_fmt_time(last)})")
+    kinds = [k for k in ("webhook", "whatsapp", "email") if delivery.configured(k)]
+    print(f"Kanal aktif     : {', '.join(kinds) or 'TIDAK ADA / none'}")
+    print(f"Menunggu kirim  : {store.pending_count()}")
+    dead = store.dead_letters()
+    print(f"Gagal total     : {len(dead)}")
+    unsent = store.alerts(unsent_only=True)
+    print(f"Peringatan      : {len(store.alerts())} (belum terkirim / unsent: {len(unsent)})")
+    print(f"Penerima alarm  : {', '.join(delivery.alert_to) or 'TIDAK DIATUR / not set'}")
+    for alert in unsent:
+        print(f"  - {alert.kind} {alert.subject}: {alert.last_error or 'menunggu / queued'}")
+    pending_old = store.oldest_pending()
+    needs_action = bool(dead or unsent) or (stale and pending_old is not None)
+    return 1 if needs_action else 0
+
+
 def _positive_int(value: str) -> int:
     """argparse type for --limit."""
     number = int(value)
@@ -218,6 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retry", help="kirim ulang / re-queue an undelivered case")
     p.add_argument("reference")
     p.set_defaults(func=cmd_retry)
+
+    p = sub.add_parser("dead", help="pengiriman gagal total / dead-lettered deliveries")
+    p.set_defaults(func=cmd_dead)
+
+    p = sub.add_parser("health", help="status forwarder & peringatan / forwarder and alerts")
+    p.set_defaults(func=cmd_health)
     return parser
 
 

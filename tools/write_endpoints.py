@@ -9,8 +9,11 @@ place a database URL is split into what Rasa's SQL tracker store takes.
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import yaml
 from sqlalchemy.engine import make_url
@@ -40,7 +43,43 @@ def tracker_store(url: str) -> dict[str, Any]:
     return store
 
 
-def endpoints(service_url: str, token: str | None, tracker_url: str) -> dict[str, Any]:
+DEFAULT_EVENT_QUEUE = "rasa_core_events"
+DEFAULT_EVENT_EXCHANGE = "rasa-exchange"
+
+
+def event_broker(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """Rasa's pika event broker from RABBITMQ_URL (amqp://user:pass@host:port/vhost), or None.
+
+    RABBITMQ_QUEUE (default rasa_core_events) is the queue the analytics consumer reads;
+    RABBITMQ_EXCHANGE (default rasa-exchange, a fanout exchange) lets several bots share
+    one RabbitMQ without receiving each other's events.
+    """
+    url = env.get("RABBITMQ_URL", "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else ""
+    vhost = "" if vhost == "/" else vhost  # %2F: the default vhost
+    host = parts.hostname or "127.0.0.1"
+    broker: dict[str, Any] = {
+        "type": "pika",
+        # Rasa builds an amqp URL itself when `url` starts with amqp: needed for a vhost.
+        "url": f"{parts.scheme}://{host}/{parts.path[1:]}" if vhost else host,
+        "port": parts.port or 5672,
+        "username": unquote(parts.username or "guest"),
+        "password": unquote(parts.password or "guest"),
+        "queues": [env.get("RABBITMQ_QUEUE", "").strip() or DEFAULT_EVENT_QUEUE],
+        "exchange_name": env.get("RABBITMQ_EXCHANGE", "").strip() or DEFAULT_EVENT_EXCHANGE,
+    }
+    return broker
+
+
+def endpoints(
+    service_url: str,
+    token: str | None,
+    tracker_url: str,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     action: dict[str, Any] = {"url": f"{service_url}/webhook"}
     nlu: dict[str, Any] = {"url": service_url}
     if token:
@@ -49,6 +88,9 @@ def endpoints(service_url: str, token: str | None, tracker_url: str) -> dict[str
     out: dict[str, Any] = {"action_endpoint": action, "nlu": nlu}
     if tracker_url != "memory":  # "memory": Rasa's in-memory store (nothing kept, no redaction)
         out["tracker_store"] = tracker_store(tracker_url)
+    broker = event_broker(os.environ if env is None else env)
+    if broker is not None:
+        out["event_broker"] = broker
     return out
 
 

@@ -26,8 +26,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -42,15 +40,18 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from bot.channels.common import ChannelConfigError, log_id, setting
 from bot.channels.dedupe import TTLCache
+from bot.channels.pseudonym import (  # noqa: F401 - re-exported for the channels
+    HASH_HEX_CHARS,
+    ID_CONTEXT,
+    RESERVED_PREFIXES,
+    TWILIO_PREFIX,
+    WHATSAPP_PREFIX,
+    derive,
+    sender_id_for,
+)
 
 logger = logging.getLogger(__name__)
 
-WHATSAPP_PREFIX = "wa:"
-TWILIO_PREFIX = "tw:"
-# Sender-id namespaces owned by the phone channels; no other channel may use them.
-RESERVED_PREFIXES: tuple[str, ...] = (WHATSAPP_PREFIX, TWILIO_PREFIX)
-
-HASH_HEX_CHARS = 32  # 128 bits of HMAC-SHA256
 MIN_KEY_LENGTH = 16
 DEFAULT_TTL_DAYS = 30.0
 DEFAULT_MAP_PATH = Path(__file__).resolve().parents[2] / "var" / "sender_map.db"
@@ -58,18 +59,12 @@ DEFAULT_MAP_PATH = Path(__file__).resolve().parents[2] / "var" / "sender_map.db"
 REFRESH_SECONDS = 3600.0
 SQLITE_TIMEOUT = 10.0
 
-_ID_CONTEXT = b"teman-migrasi/sender-id/v1"
 _MAP_CONTEXT = b"teman-migrasi/sender-map/v1"
 
 
 def is_reserved(sender_id: str) -> bool:
     """True for ids in a phone channel's namespace (compared case-insensitively)."""
     return sender_id.strip().lower().startswith(RESERVED_PREFIXES)
-
-
-def _derive(secret: str, context: bytes) -> bytes:
-    """32-byte sub-key for one purpose, so one secret can serve hashing and encryption."""
-    return hmac.new(secret.encode("utf-8"), context, hashlib.sha256).digest()
 
 
 class SenderMap:
@@ -93,7 +88,7 @@ class SenderMap:
             raise ValueError("ttl_seconds must be positive")
         self.path = Path(path)
         self.ttl_seconds = ttl_seconds
-        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, _MAP_CONTEXT)))
+        self._fernet = Fernet(base64.urlsafe_b64encode(derive(secret, _MAP_CONTEXT)))
         self._clock = clock
         # One connection per process, used by one thread at a time (to_thread workers).
         self._lock = threading.Lock()
@@ -225,16 +220,14 @@ class SenderIdentity:
         if len(secret) < MIN_KEY_LENGTH:
             raise ValueError(f"sender id key must have at least {MIN_KEY_LENGTH} characters")
         self.prefix = prefix
-        self._key = _derive(secret, _ID_CONTEXT)
+        self._key = derive(secret, ID_CONTEXT)
         self.map = sender_map
         # sender ids whose map row this process wrote recently (no numbers in here)
         self._fresh: TTLCache[str, bool] = TTLCache(max_size=50_000, ttl=refresh_seconds)
 
     def sender_id(self, number: str) -> str:
         """``<prefix><32 hex chars>``: stable for a number, not reversible without the key."""
-        message = (self.prefix + number.strip()).encode("utf-8")
-        digest = hmac.new(self._key, message, hashlib.sha256).hexdigest()
-        return self.prefix + digest[:HASH_HEX_CHARS]
+        return sender_id_for(self.prefix, self._key, number)
 
     def owns(self, sender_id: str) -> bool:
         return sender_id.startswith(self.prefix) and len(sender_id) == (

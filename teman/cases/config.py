@@ -27,6 +27,19 @@ def default_database_url() -> str:
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
+def database_url_from_env(env: Mapping[str, str], *names: str) -> str | None:
+    """The first non-empty of these variables, then DATABASE_URL; None when all are unset.
+
+    The one place the case store (and the analytics tables) read a database URL from the
+    environment, so production's URL handling can take over here.
+    """
+    for name in (*names, "DATABASE_URL"):
+        value = env.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
 def normalize_database_url(url: str) -> str:
     """Make common PostgreSQL URL spellings use psycopg 3, the only driver we ship.
 
@@ -79,9 +92,9 @@ class StoreConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StoreConfig:
-        """Build from ``CASES_DATABASE_URL`` and ``CASE_HASH_KEY``."""
+        """Build from ``CASES_DATABASE_URL`` (else ``DATABASE_URL``) and ``CASE_HASH_KEY``."""
         env = os.environ if env is None else env
-        url = env.get("CASES_DATABASE_URL", "").strip() or default_database_url()
+        url = database_url_from_env(env, "CASES_DATABASE_URL") or default_database_url()
         key = env.get("CASE_HASH_KEY") or None
         return cls(database_url=normalize_database_url(url), hash_key=key)
 

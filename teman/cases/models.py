@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -85,11 +86,17 @@ class Case(Base):
     outbox: Mapped[list[OutboxItem]] = relationship(back_populates="case")
 
 
-class OutboxItem(Base):
-    """A pending (or finished) delivery of one case to the hotline.
+#: Delivery target of an outbox row: the hotline webhook, or one staff WhatsApp number / e-mail
+#: address (``whatsapp:<number>``, ``email:<address>``). Staff addresses, never a user's.
+WEBHOOK_TARGET = "webhook"
 
-    ``dead_at`` is set when the forwarder gave up after FORWARD_GIVE_UP_AFTER hours, so that
-    staff can see the case was never acknowledged and handle it by phone.
+
+class OutboxItem(Base):
+    """A pending (or finished) delivery of one case to one target (webhook, WhatsApp, e-mail).
+
+    ``dead_at`` is set when the forwarder gave up (FORWARD_GIVE_UP_AFTER hours, or an error
+    that no retry can fix), so that staff can see the case was never acknowledged there and
+    handle it by phone: the dead-letter state.
     """
 
     __tablename__ = "case_outbox"
@@ -100,6 +107,9 @@ class OutboxItem(Base):
         ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
     )
     idempotency_key: Mapped[str] = mapped_column(String(36), unique=True, nullable=False)
+    target: Mapped[str] = mapped_column(
+        String(200), nullable=False, default=WEBHOOK_TARGET, server_default=WEBHOOK_TARGET
+    )
     payload: Mapped[str] = mapped_column(Text, nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
@@ -121,3 +131,27 @@ class StoreSetting(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class DeliveryAlert(Base):
+    """An alert e-mail to staff: a dead-lettered delivery or a forwarder that stopped.
+
+    One row per (kind, subject): the unique constraint makes raising an alert idempotent, so
+    a dead letter or an outage is announced once, however many processes notice it.
+    ``sent_at`` stays NULL until an e-mail was accepted by the SMTP server.
+    """
+
+    __tablename__ = "delivery_alerts"
+    __table_args__ = (UniqueConstraint("kind", "subject", name="uq_delivery_alerts_subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: What the alert is about: ``<reference> <target>`` or an outage's start time.
+    subject: Mapped[str] = mapped_column(String(255), nullable=False)
+    #: Personal-data-free text of the alert (reference, target, error class).
+    detail: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -18,21 +18,40 @@ import json
 import logging
 import secrets
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, text, update
+from sqlalchemy import (
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import CASE_STATUSES
 from .config import StoreConfig, normalize_database_url
-from .models import Base, Case, OutboxItem, StoreSetting, utcnow
+from .models import (
+    WEBHOOK_TARGET,
+    Base,
+    Case,
+    DeliveryAlert,
+    OutboxItem,
+    StoreSetting,
+    utcnow,
+)
 
 log = logging.getLogger("teman_migrasi.cases.store")
 
@@ -43,6 +62,7 @@ REFERENCE_LENGTH = 5
 EXCERPT_MAX_CHARS = 280
 PAYLOAD_SOURCE = "teman-migrasi"
 _HASH_KEY_SETTING = "sender_hash_key"
+_HEARTBEAT_PREFIX = "heartbeat:"
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Arbitrary constant for pg_advisory_xact_lock so concurrent processes don't race create_all.
 _PG_SCHEMA_LOCK_ID = 7_263_540_118
@@ -58,6 +78,65 @@ class CaseNotFoundError(LookupError):
     def __init__(self, reference: str) -> None:
         super().__init__(f"Kasus tidak ditemukan / case not found: {reference}")
         self.reference = reference
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    """The state of one case's delivery to one target."""
+
+    target: str
+    idempotency_key: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    delivered_at: datetime | None
+    dead_at: datetime | None
+
+    @property
+    def status(self) -> str:
+        """pending / delivered / dead (dead = the dead-letter state: staff must act)."""
+        if self.delivered_at is not None:
+            return "delivered"
+        if self.dead_at is not None:
+            return "dead"
+        return "pending"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A delivery the forwarder gave up on, for the staff list and alerts."""
+
+    reference: str
+    target: str
+    attempts: int
+    last_error: str | None
+    dead_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """An alert e-mail and whether it went out."""
+
+    id: int
+    kind: str
+    subject: str
+    detail: str
+    created_at: datetime
+    attempts: int
+    sent_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class ForgottenCase:
+    """A deleted case and what had already left the system before it was deleted."""
+
+    reference: str
+    status: str
+    #: (target, delivered_at) of deliveries SI-SAGA already received: these cannot be recalled.
+    delivered: tuple[tuple[str, datetime], ...]
+    #: Deliveries cancelled by the deletion (never sent, or sent but not acknowledged).
+    cancelled: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -78,23 +157,56 @@ class CaseView:
     status: str
     closed_at: datetime | None
     staff_note: str | None
-    # Delivery state of the (single) outbox row; all None for anonymous records.
-    idempotency_key: str | None = None
-    attempts: int | None = None
-    next_attempt_at: datetime | None = None
-    last_error: str | None = None
-    delivered_at: datetime | None = None
-    dead_at: datetime | None = None
+    #: One entry per delivery target (webhook, whatsapp:<n>, email:<a>); empty if anonymous.
+    deliveries: tuple[DeliveryView, ...] = ()
+
+    def _first(self, name: str) -> Any:
+        return getattr(self.deliveries[0], name) if self.deliveries else None
+
+    # The first delivery's state (the only one when a single target is configured).
+    @property
+    def idempotency_key(self) -> str | None:
+        return self._first("idempotency_key")
+
+    @property
+    def attempts(self) -> int | None:
+        return self._first("attempts")
+
+    @property
+    def next_attempt_at(self) -> datetime | None:
+        return self._first("next_attempt_at")
+
+    @property
+    def last_error(self) -> str | None:
+        return self._first("last_error")
+
+    def _earliest(self, name: str) -> datetime | None:
+        times = [getattr(d, name) for d in self.deliveries if getattr(d, name) is not None]
+        return min(times) if times else None
+
+    @property
+    def delivered_at(self) -> datetime | None:
+        """When the first target acknowledged the case (None until one did)."""
+        return self._earliest("delivered_at")
+
+    @property
+    def dead_at(self) -> datetime | None:
+        return self._earliest("dead_at")
 
     @property
     def delivery_status(self) -> str:
-        """Human summary: not-queued / pending / delivered / dead."""
-        if self.idempotency_key is None:
+        """Summary over all targets: not-queued / pending / delivered / dead.
+
+        ``dead`` as soon as one target is dead-lettered (staff must act on it), else
+        ``delivered`` when every target acknowledged, else ``pending``.
+        """
+        if not self.deliveries:
             return "not-queued"
-        if self.delivered_at is not None:
-            return "delivered"
-        if self.dead_at is not None:
+        statuses = {d.status for d in self.deliveries}
+        if "dead" in statuses:
             return "dead"
+        if statuses == {"delivered"}:
+            return "delivered"
         return "pending"
 
 
@@ -108,6 +220,7 @@ class ClaimedItem:
     payload: str
     attempts: int
     case_created_at: datetime
+    target: str = WEBHOOK_TARGET
 
 
 def generate_reference() -> str:
@@ -173,7 +286,11 @@ class CaseStore:
         *,
         hash_key: str | None = None,
         engine: Engine | None = None,
+        targets: Sequence[str] = (WEBHOOK_TARGET,),
     ) -> None:
+        if not targets:
+            raise ValueError("a case needs at least one delivery target")
+        self.targets: tuple[str, ...] = tuple(targets)
         self.engine: Engine = engine or create_case_engine(database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._configured_key = hash_key.encode("utf-8") if hash_key else None
@@ -182,9 +299,13 @@ class CaseStore:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CaseStore:
-        """Build from CASES_DATABASE_URL / CASE_HASH_KEY (see docs/cases.md)."""
+        """Build from CASES_DATABASE_URL / CASE_HASH_KEY and the delivery targets
+        (teman/cases/delivery.yml + environment; see docs/cases.md)."""
+        from .targets import DeliveryConfig
+
         cfg = StoreConfig.from_env(env)
-        return cls(cfg.database_url, hash_key=cfg.hash_key)
+        targets = DeliveryConfig.load(env).targets()
+        return cls(cfg.database_url, hash_key=cfg.hash_key, targets=targets)
 
     @property
     def is_postgres(self) -> bool:
@@ -206,6 +327,14 @@ class CaseStore:
             if self.is_postgres:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SCHEMA_LOCK_ID})
             Base.metadata.create_all(conn)
+            columns = {c["name"] for c in inspect(conn).get_columns(OutboxItem.__tablename__)}
+            if "target" not in columns:  # a database from before multi-target delivery
+                conn.execute(
+                    text(
+                        "ALTER TABLE case_outbox ADD COLUMN target VARCHAR(200) "
+                        f"NOT NULL DEFAULT '{WEBHOOK_TARGET}'"
+                    )
+                )
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
@@ -312,15 +441,18 @@ class CaseStore:
                     s.add(case)
                     s.flush()  # the case insert happens first; the outbox depends on it
                     if consent:
-                        s.add(
-                            OutboxItem(
-                                case_id=case.id,
-                                idempotency_key=str(uuid.uuid4()),
-                                payload=json.dumps(self._payload(case), ensure_ascii=False),
-                                attempts=0,
-                                next_attempt_at=now,
+                        payload = json.dumps(self._payload(case), ensure_ascii=False)
+                        for target in self.targets:
+                            s.add(
+                                OutboxItem(
+                                    case_id=case.id,
+                                    idempotency_key=str(uuid.uuid4()),
+                                    target=target,
+                                    payload=payload,
+                                    attempts=0,
+                                    next_attempt_at=now,
+                                )
                             )
-                        )
                         s.flush()
             except IntegrityError as exc:
                 if self._reference_exists(reference):
@@ -358,7 +490,7 @@ class CaseStore:
 
     # ------------------------------------------------------------ staff view
     @staticmethod
-    def _view(case: Case, item: OutboxItem | None) -> CaseView:
+    def _view(case: Case, items: Sequence[OutboxItem]) -> CaseView:
         """Copy ORM state into an immutable view."""
         return CaseView(
             id=case.id,
@@ -375,43 +507,49 @@ class CaseStore:
             status=case.status,
             closed_at=case.closed_at,
             staff_note=case.staff_note,
-            idempotency_key=item.idempotency_key if item else None,
-            attempts=item.attempts if item else None,
-            next_attempt_at=item.next_attempt_at if item else None,
-            last_error=item.last_error if item else None,
-            delivered_at=item.delivered_at if item else None,
-            dead_at=item.dead_at if item else None,
+            deliveries=tuple(
+                DeliveryView(
+                    target=item.target,
+                    idempotency_key=item.idempotency_key,
+                    attempts=item.attempts,
+                    next_attempt_at=item.next_attempt_at,
+                    last_error=item.last_error,
+                    delivered_at=item.delivered_at,
+                    dead_at=item.dead_at,
+                )
+                for item in sorted(items, key=lambda i: i.id)
+            ),
         )
+
+    def _views(self, s: Session, cases: Sequence[Case]) -> list[CaseView]:
+        """Views of these cases with their outbox rows (one extra query)."""
+        ids = [c.id for c in cases]
+        rows: dict[int, list[OutboxItem]] = {i: [] for i in ids}
+        if ids:
+            for item in s.scalars(select(OutboxItem).where(OutboxItem.case_id.in_(ids))):
+                rows[item.case_id].append(item)
+        return [self._view(c, rows[c.id]) for c in cases]
 
     def list_cases(self, status: str = "all", limit: int | None = None) -> list[CaseView]:
         """Newest first; ``status`` is one of CASE_STATUSES or ``all``."""
         if status != "all" and status not in CASE_STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        stmt = (
-            select(Case, OutboxItem)
-            .outerjoin(OutboxItem, OutboxItem.case_id == Case.id)
-            .order_by(Case.created_at.desc(), Case.id.desc())
-        )
+        stmt = select(Case).order_by(Case.created_at.desc(), Case.id.desc())
         if status != "all":
             stmt = stmt.where(Case.status == status)
         if limit is not None:
             stmt = stmt.limit(limit)
         with self._transaction() as s:
-            return [self._view(c, o) for c, o in s.execute(stmt).all()]
+            return self._views(s, list(s.scalars(stmt)))
 
     def get_case(self, reference: str) -> CaseView:
         """Look up one case (case-insensitive reference); raises CaseNotFoundError."""
         ref = reference.strip().upper()
-        stmt = (
-            select(Case, OutboxItem)
-            .outerjoin(OutboxItem, OutboxItem.case_id == Case.id)
-            .where(Case.reference == ref)
-        )
         with self._transaction() as s:
-            row = s.execute(stmt).first()
-            if row is None:
+            case = s.scalar(select(Case).where(Case.reference == ref))
+            if case is None:
                 raise CaseNotFoundError(ref)
-            return self._view(row[0], row[1])
+            return self._views(s, [case])[0]
 
     def close_case(self, reference: str, note: str | None = None) -> CaseView:
         """Mark a case closed by staff; anonymous records cannot be closed.
@@ -489,6 +627,7 @@ class CaseStore:
                         payload=item.payload,
                         attempts=item.attempts,
                         case_created_at=created_at,
+                        target=item.target,
                     )
                 )
         return claimed
@@ -535,3 +674,171 @@ class CaseStore:
         )
         with self._transaction() as s:
             return int(s.scalar(stmt) or 0)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Every dead-lettered delivery of a case staff have not closed (newest first): these
+        must be passed on by phone. Closing the case is how staff say it was handled."""
+        stmt = (
+            select(Case.reference, OutboxItem)
+            .join(Case, Case.id == OutboxItem.case_id)
+            .where(
+                OutboxItem.dead_at.is_not(None),
+                OutboxItem.delivered_at.is_(None),
+                Case.status != "closed",
+            )
+            .order_by(OutboxItem.dead_at.desc(), OutboxItem.id.desc())
+        )
+        with self._transaction() as s:
+            return [
+                DeadLetter(ref, item.target, item.attempts, item.last_error, item.dead_at)
+                for ref, item in s.execute(stmt).all()
+            ]
+
+    # ------------------------------------------------------------- heartbeat
+    def beat(self, name: str = "forwarder") -> None:
+        """Record that a worker is alive now (the watchdog reads it)."""
+        key = _HEARTBEAT_PREFIX + name
+        now = _iso(utcnow())
+        with self._transaction() as s:
+            row = s.get(StoreSetting, key)
+            if row is None:
+                s.add(StoreSetting(name=key, value=now))
+            else:
+                row.value = now
+
+    def last_beat(self, name: str = "forwarder") -> datetime | None:
+        """When the worker last recorded a heartbeat, or None if never."""
+        with self._transaction() as s:
+            row = s.get(StoreSetting, _HEARTBEAT_PREFIX + name)
+        if row is None:
+            return None
+        return datetime.strptime(row.value, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=utcnow().tzinfo
+        )
+
+    def oldest_pending(self) -> datetime | None:
+        """Creation time of the oldest case still waiting for a delivery."""
+        stmt = (
+            select(func.min(Case.created_at))
+            .join(OutboxItem, OutboxItem.case_id == Case.id)
+            .where(OutboxItem.delivered_at.is_(None), OutboxItem.dead_at.is_(None))
+        )
+        with self._transaction() as s:
+            return s.scalar(stmt)
+
+    # ---------------------------------------------------------------- alerts
+    def raise_alert(self, kind: str, subject: str, detail: str) -> bool:
+        """Queue an alert e-mail once per (kind, subject); True if it is new."""
+        try:
+            with self._transaction() as s:
+                exists = s.scalar(
+                    select(DeliveryAlert.id).where(
+                        DeliveryAlert.kind == kind, DeliveryAlert.subject == subject
+                    )
+                )
+                if exists is not None:
+                    return False
+                s.add(DeliveryAlert(kind=kind, subject=subject, detail=detail,
+                                    created_at=utcnow(), next_attempt_at=utcnow(), attempts=0))
+        except IntegrityError:
+            return False  # another process raised the same alert first
+        return True
+
+    def claim_alerts(self, kinds: Sequence[str], *, lease_seconds: float) -> list[AlertView]:
+        """Unsent, due alerts of these kinds, leased to the caller."""
+        now = utcnow()
+        stmt = (
+            select(DeliveryAlert)
+            .where(
+                DeliveryAlert.kind.in_(list(kinds)),
+                DeliveryAlert.sent_at.is_(None),
+                DeliveryAlert.next_attempt_at <= now,
+            )
+            .order_by(DeliveryAlert.id)
+            .with_for_update(skip_locked=True)
+        )
+        with self._transaction() as s:
+            rows = list(s.scalars(stmt))
+            for row in rows:
+                row.next_attempt_at = now + timedelta(seconds=lease_seconds)
+            return [self._alert_view(r) for r in rows]
+
+    @staticmethod
+    def _alert_view(row: DeliveryAlert) -> AlertView:
+        return AlertView(row.id, row.kind, row.subject, row.detail, row.created_at,
+                         row.attempts, row.sent_at, row.last_error)
+
+    def mark_alert(self, alert_id: int, *, error: str | None, retry_at: datetime) -> None:
+        """Record an alert e-mail attempt (``error`` None = sent)."""
+        with self._transaction() as s:
+            row = s.get(DeliveryAlert, alert_id)
+            if row is None or row.sent_at is not None:
+                return
+            row.attempts += 1
+            if error is None:
+                row.sent_at = utcnow()
+                row.last_error = None
+            else:
+                row.last_error = error[:200]
+                row.next_attempt_at = retry_at
+
+    def alerts(self, *, unsent_only: bool = False, limit: int = 50) -> list[AlertView]:
+        """Alerts, newest first."""
+        stmt = select(DeliveryAlert).order_by(DeliveryAlert.id.desc()).limit(limit)
+        if unsent_only:
+            stmt = stmt.where(DeliveryAlert.sent_at.is_(None))
+        with self._transaction() as s:
+            return [self._alert_view(r) for r in s.scalars(stmt)]
+
+    # ---------------------------------------------------------------- forget
+    def hash_of_reference(self, reference: str) -> str | None:
+        """The sender hash behind a case (None for anonymous records); CaseNotFoundError."""
+        return self.get_case(reference).sender_hash
+
+    def forget(
+        self,
+        *,
+        sender_hashes: Sequence[str] = (),
+        references: Sequence[str] = (),
+        dry_run: bool = False,
+    ) -> list[ForgottenCase]:
+        """Delete these people's cases (by sender hash) and these cases, with their outbox
+        rows and alerts; returns what was (``dry_run``: would be) deleted and what had
+        already been delivered."""
+        refs = [r.strip().upper() for r in references]
+        conditions = []
+        if sender_hashes:
+            conditions.append(Case.sender_hash.in_(list(sender_hashes)))
+        if refs:
+            conditions.append(Case.reference.in_(refs))
+        if not conditions:
+            return []
+        out: list[ForgottenCase] = []
+        with self._transaction() as s:
+            cases = list(s.scalars(select(Case).where(or_(*conditions)).order_by(Case.id)))
+            for view in self._views(s, cases):
+                out.append(
+                    ForgottenCase(
+                        reference=view.reference,
+                        status=view.status,
+                        delivered=tuple(
+                            (d.target, d.delivered_at)
+                            for d in view.deliveries
+                            if d.delivered_at is not None
+                        ),
+                        cancelled=tuple(
+                            d.target for d in view.deliveries if d.delivered_at is None
+                        ),
+                    )
+                )
+            ids = [c.id for c in cases]
+            if ids and not dry_run:
+                s.execute(delete(OutboxItem).where(OutboxItem.case_id.in_(ids)))
+                for ref in [c.reference for c in cases]:
+                    s.execute(
+                        delete(DeliveryAlert).where(DeliveryAlert.subject.like(f"{ref} %"))
+                    )
+                s.execute(delete(Case).where(Case.id.in_(ids)))
+        for item in out if not dry_run else []:
+            log.info("case %s deleted on request", item.reference)
+        return out

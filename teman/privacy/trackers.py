@@ -15,6 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from teman.cases.config import normalize_database_url
 from teman.config import ROOT
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,12 @@ def resolve_url(url: str) -> str:
     return url
 
 
+def _driver_url(url: str) -> str:
+    """What SQLAlchemy opens here: postgres:// and postgresql:// use psycopg 3 (the driver
+    this environment ships; Rasa's own environment has psycopg2)."""
+    return normalize_database_url(resolve_url(url))
+
+
 def sqlite_path(url: str) -> Path | None:
     url = resolve_url(url)
     return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
@@ -37,7 +44,7 @@ def sqlite_path(url: str) -> Path | None:
 
 @lru_cache(maxsize=4)
 def _engine(url: str) -> sa.Engine:
-    return sa.create_engine(resolve_url(url), pool_pre_ping=True)
+    return sa.create_engine(_driver_url(url), pool_pre_ping=True)
 
 
 def _events_table(engine: sa.Engine) -> bool:
@@ -137,3 +144,30 @@ def expire(url: str, retention_days: int, now: float | None = None) -> dict[str,
         ).all()
         blanked = _blank_rows(conn, old)
     return {"deleted_conversations": len(idle), "blanked_messages": blanked}
+
+
+def conversation_ids(url: str) -> list[str]:
+    """Every sender id with a conversation in the store (to match a case's sender hash)."""
+    engine = _engine(url)
+    if not _events_table(engine):
+        return []
+    with engine.connect() as conn:
+        return [row[0] for row in conn.execute(sa.text("SELECT DISTINCT sender_id FROM events"))]
+
+
+def delete_conversations(url: str, sender_ids: list[str]) -> dict[str, int]:
+    """Delete whole conversations (every event row) of these sender ids; returns the number
+    of rows deleted per sender id that had any. A conversation that goes on afterwards
+    starts empty, as a new one."""
+    engine = _engine(url)
+    if not sender_ids or not _events_table(engine):
+        return {}
+    deleted: dict[str, int] = {}
+    with engine.begin() as conn:
+        for sender in sender_ids:
+            count = conn.execute(
+                sa.text("DELETE FROM events WHERE sender_id = :s"), {"s": sender}
+            ).rowcount
+            if count:
+                deleted[sender] = int(count)
+    return deleted

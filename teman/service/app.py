@@ -23,6 +23,7 @@ from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic, response
 from sanic.request import Request
 
+from teman.cases.alerts import watch_from_env
 from teman.config import Settings
 from teman.decision import get_assistant
 from teman.privacy.trackers import expire
@@ -96,6 +97,7 @@ def create_service(token: str | None = None, warm: bool = True) -> Sanic:
     @app.after_server_start
     async def start_retention(app: Sanic, *_: Any) -> None:
         app.add_task(_retention_loop(), name="retention")
+        app.add_task(watch_from_env(), name="forwarder-watch")  # alerts staff if it stops
 
     if warm:
 

@@ -89,6 +89,32 @@ async def test_case_is_stored_and_the_reply_is_truthful(make_tracker, dispatcher
     assert SlotSet("handoff_stage", None) in events
 
 
+async def test_case_goes_to_every_configured_target(
+    make_tracker, dispatcher, case_db, monkeypatch
+) -> None:
+    monkeypatch.setenv("DELIVERY_EMAIL_TO", "petugas@sisaga.example.id")
+    monkeypatch.setenv("DELIVERY_WHATSAPP_TO", "6281100000001")
+    monkeypatch.setenv("HOTLINE_FORWARD_URL", "http://127.0.0.1:9/cases")
+    handoff.case_store.cache_clear()
+    tracker = make_tracker("lewati", intent="skip", slots={"handoff_category": "threats"})
+    await ActionSubmitCase().run(dispatcher, tracker, {})
+    reference = dispatcher.messages[0]["case_reference"]
+    case = CaseStore(case_db, hash_key="test-key").get_case(reference)
+    assert [d.target for d in case.deliveries] == [
+        "webhook", "whatsapp:6281100000001", "email:petugas@sisaga.example.id"]
+
+
+async def test_bad_delivery_setting_still_answers(make_tracker, dispatcher, case_db,
+                                                  monkeypatch) -> None:
+    monkeypatch.setenv("SMTP_PORT", "abc")
+    handoff.case_store.cache_clear()
+    tracker = make_tracker("lewati", intent="skip", slots={"handoff_category": "threats"})
+    await ActionSubmitCase().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_handoff_store_failed"]
+    monkeypatch.delenv("SMTP_PORT")
+    handoff.case_store.cache_clear()
+
+
 async def test_cases_per_hour_are_limited(make_tracker, case_db) -> None:
     from rasa_sdk.executor import CollectingDispatcher
 

@@ -15,6 +15,7 @@ from twilio.request_validator import RequestValidator
 from bot.channels.common import ChannelConfigError
 from bot.channels.http_retry import RetryPolicy
 from bot.channels.identity import HASH_HEX_CHARS, TWILIO_PREFIX
+from bot.channels.pseudonym import ID_CONTEXT, channel_numbers, derive, sender_id_for
 from bot.channels.rest import SafeRestInput
 from bot.channels.twilio_signed import (
     UNSUPPORTED_TEXT,
@@ -161,6 +162,9 @@ async def test_valid_signature_answers_via_rest_api(tw: TW) -> None:
     assert msg.sender_id == tw.sid and msg.input_channel == "twilio_whatsapp"
     assert msg.sender_id.startswith("tw:") and len(msg.sender_id) == 3 + HASH_HEX_CHARS
     assert "6281234567890" not in msg.sender_id
+    # `make forget --phone` finds this conversation from the number alone.
+    key = derive(SENDER_KEY, ID_CONTEXT)
+    assert msg.sender_id == sender_id_for("tw:", key, channel_numbers("6281234567890")["tw:"])
     assert msg.metadata == {"channel": "twilio_whatsapp"}
 
 

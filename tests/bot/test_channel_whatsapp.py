@@ -19,6 +19,7 @@ import pytest
 from bot.channels.common import ChannelConfigError, split_text
 from bot.channels.http_retry import RetryPolicy
 from bot.channels.identity import HASH_HEX_CHARS, WHATSAPP_PREFIX
+from bot.channels.pseudonym import ID_CONTEXT, channel_numbers, derive, sender_id_for
 from bot.channels.rest import SafeRestInput
 from bot.channels.whatsapp import UNSUPPORTED_TEXT, WhatsAppInput
 from tests.bot.channel_helpers import (
@@ -509,6 +510,9 @@ async def test_tracker_key_is_namespaced_keyed_hash(wa: WA) -> None:
     assert key.startswith("wa:") and len(key) == 3 + HASH_HEX_CHARS
     int(key[3:], 16)  # hex
     assert PHONE not in key and PHONE[-6:] not in key
+    # `make forget --phone` finds this conversation from the number alone.
+    spelled = channel_numbers(PHONE)["wa:"]
+    assert key == sender_id_for("wa:", derive(SENDER_KEY, ID_CONTEXT), spelled)
     # Keyed: a different SENDER_ID_KEY gives a different, unlinkable id.
     other = make_identity(WHATSAPP_PREFIX, wa.db_path, key="another-key-0123456789abcdef")
     assert other.sender_id(PHONE) != key

@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
 
 from tests.support.channel_env import SENDER_ID_KEY, TWILIO, WHATSAPP  # noqa: E402
 from tests.support.fake_hotline import FakeHotline  # noqa: E402
+from tests.support.smtp_server import LocalSmtp  # noqa: E402
 from tests.support.threaded_graph import ThreadedFakeGraph  # noqa: E402
 
 API_TOKEN = "e2e-" + os.urandom(8).hex()
@@ -60,6 +61,8 @@ class Stack:
     api_token: str = API_TOKEN
     graph: ThreadedFakeGraph | None = None
     trackers_db: Path | None = None
+    smtp: LocalSmtp | None = None  # staff e-mail delivery (STARTTLS + AUTH)
+    analytics_db_url: str | None = None  # aggregates from the RabbitMQ event broker
 
     def say(self, sender: str, text: str) -> list[dict[str, Any]]:
         """Send one message over the REST channel; returns the bot's messages."""
@@ -108,6 +111,28 @@ def _wait_ready(proc: subprocess.Popen[bytes], run_dir: Path, rasa_port: int) ->
         return
 
 
+STAFF_EMAIL = "petugas@sisaga.example.id"
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+def rabbitmq_names() -> dict[str, str]:
+    """Rasa's event broker on the real RabbitMQ, with a queue and exchange of this run's own
+    (parallel runs do not see each other's events)."""
+    run = os.urandom(5).hex()
+    return {"RABBITMQ_URL": RABBITMQ_URL, "RABBITMQ_QUEUE": f"e2e_events_{run}",
+            "RABBITMQ_EXCHANGE": f"e2e-exchange-{run}"}
+
+
+def drop_rabbitmq(names: dict[str, str]) -> None:
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(names["RABBITMQ_URL"]))
+    channel = connection.channel()
+    channel.queue_delete(names["RABBITMQ_QUEUE"])
+    channel.exchange_delete(names["RABBITMQ_EXCHANGE"])
+    connection.close()
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     run_dir = tmp_path_factory.mktemp("run")
@@ -115,6 +140,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     hotline = FakeHotline(mode="ok").start()
     graph = ThreadedFakeGraph(access_token=WHATSAPP["WHATSAPP_ACCESS_TOKEN"]).start()
     cases_db_url = f"sqlite:///{run_dir / 'cases.sqlite3'}"
+    smtp = LocalSmtp(tmp_path_factory.mktemp("smtp")).__enter__()
+    broker = rabbitmq_names()
     env = dict(os.environ)
     env.update(
         RASA_PORT=str(rasa_port),
@@ -126,6 +153,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         FORWARD_POLL_INTERVAL="0.5",
         RASA_API_TOKEN=API_TOKEN,
         TEMAN_TRACKER_STORE_URL=f"sqlite:///{run_dir / 'trackers.db'}",
+        **smtp.env(DELIVERY_EMAIL_TO=STAFF_EMAIL, ALERT_EMAIL_TO=STAFF_EMAIL),
+        **broker,
+        ANALYTICS_DATABASE_URL=f"sqlite:///{run_dir / 'analytics.sqlite3'}",
     )
     for var in [k for k in env if k.startswith(("WHATSAPP_", "TWILIO_", "SENDER_"))]:
         env.pop(var)
@@ -153,6 +183,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         proc.wait(timeout=60)
         hotline.stop()
         graph.stop()
+        smtp.__exit__()
+        drop_rabbitmq(broker)
         out = (run_dir / "run_bot.out").read_text(errors="replace")[-4000:]
         pytest.fail(f"bot did not start:\n{out}")
     stack = Stack(
@@ -165,12 +197,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         action_port=action_port,
         graph=graph,
         trackers_db=run_dir / "trackers.db",
+        smtp=smtp,
+        analytics_db_url=env["ANALYTICS_DATABASE_URL"],
     )
     yield stack
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(timeout=90)
     hotline.stop()
     graph.stop()
+    smtp.__exit__()
+    drop_rabbitmq(broker)
     # Ctrl-C / SIGTERM must leave nothing behind: no process in the group, no open port.
     time.sleep(1)
     leftovers = subprocess.run(

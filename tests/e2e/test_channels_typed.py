@@ -75,7 +75,12 @@ def converse(stack, send, number: str, prefix: str) -> str:
     send(stack, number, REPORT)
     # The hand-off sends its hotline messages (several) to the fake API.
     stack.graph.wait_for_count(count + 3)
+    # Rasa saves the tracker after the replies went out: wait for the row, not the replies.
+    deadline = time.monotonic() + 60
     new = senders(stack, prefix) - before
+    while not new and time.monotonic() < deadline:
+        time.sleep(0.1)
+        new = senders(stack, prefix) - before
     assert len(new) == 1, new
     sender = new.pop()
     assert HANDOFF_ACTION in stack.actions(sender)

@@ -64,6 +64,21 @@ def cases_db_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def tracker_url(cases_db_url: str) -> str:
+    """An empty tracker table laid out like Rasa's SQL tracker store, on both backends."""
+    import sqlalchemy as sa
+
+    from tests.support.tracker_db import EVENTS
+
+    if cases_db_url.startswith("sqlite:///"):
+        Path(cases_db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(cases_db_url)
+    EVENTS.metadata.create_all(engine)
+    engine.dispose()
+    return cases_db_url
+
+
+@pytest.fixture
 def cases_store(cases_db_url: str) -> Iterator[object]:
     """A CaseStore on the parametrized backend with a fixed test HMAC key."""
     from teman.cases.store import CaseStore

@@ -173,3 +173,42 @@ def test_close_and_stats(cases_db_url: str, seeded: dict[str, str]) -> None:
 def test_retry_requeues(cases_db_url: str, seeded: dict[str, str]) -> None:
     result = _cli(cases_db_url, "retry", seeded["wage"])
     assert result.returncode == 0 and "pending" in result.stdout
+
+
+def test_dead_letters_and_health(cases_db_url: str) -> None:
+    from teman.cases import alerts
+    from teman.cases.models import utcnow
+
+    store = CaseStore(cases_db_url, hash_key="cli-test-key",
+                      targets=("webhook", "email:petugas@sisaga.example.id"))
+    try:
+        ref = store.record_case(channel="rest", sender_id="u-9", consent=True,
+                                category="unpaid_wages", excerpt="gaji tidak dibayar")
+        healthy = _cli(cases_db_url, "health")
+        assert "belum pernah berjalan" in healthy.stdout and "Menunggu kirim  : 2" in healthy.stdout
+        assert healthy.returncode == 1  # a queued case and no forwarder: staff must act
+        store.beat()
+        assert _cli(cases_db_url, "health").returncode == 0
+        assert _cli(cases_db_url, "dead").stdout.startswith("Tidak ada pengiriman")
+
+        [_, mail] = store.claim_due(limit=10, lease_seconds=30)
+        assert mail.target == "email:petugas@sisaga.example.id"
+        store.mark_failed(mail.outbox_id, error="SMTP recipient refused",
+                          next_attempt_at=utcnow(), dead=True)
+        alerts.raise_dead_letter(store, ref, mail.target, 1, "SMTP recipient refused")
+    finally:
+        store.dispose()
+    listed = _cli(cases_db_url, "list").stdout
+    assert "webhook:pending email:dead" in listed and "PERHATIAN: 1 pengiriman" in listed
+    dead = _cli(cases_db_url, "dead")
+    assert dead.returncode == 0 and ref in dead.stdout
+    assert "email:petugas@sisaga.example.id" in dead.stdout
+    assert "SMTP recipient refused" in dead.stdout
+    health = _cli(cases_db_url, "health")
+    assert health.returncode == 1
+    assert "Gagal total     : 1" in health.stdout and "dead_letter" in health.stdout
+    show = _cli(cases_db_url, "show", ref).stdout
+    assert "delivery        dead" in show and "email:petugas@sisaga.example.id" in show
+    # Staff passed it on by phone and closed it: no longer a dead letter to act on.
+    assert _cli(cases_db_url, "close", ref, "--note", "disampaikan lewat telepon").returncode == 0
+    assert _cli(cases_db_url, "dead").stdout.startswith("Tidak ada pengiriman")

@@ -6,61 +6,8 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-import sqlalchemy as sa
-
 from teman.privacy.trackers import REDACTED, expire, redact_user_messages
-
-EVENTS = sa.Table(
-    "events",
-    sa.MetaData(),
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("sender_id", sa.String(255), nullable=False),
-    sa.Column("type_name", sa.String(255), nullable=False),
-    sa.Column("timestamp", sa.Float),
-    sa.Column("intent_name", sa.String(255)),
-    sa.Column("action_name", sa.String(255)),
-    sa.Column("data", sa.Text),
-)
-
-
-def user(sender: str, text: str, at: float) -> dict:
-    data = {"event": "user", "timestamp": at, "text": text,
-            "parse_data": {"text": text, "intent": {"name": "report_risk"},
-                           "entities": [{"entity": "place", "value": "Soe"}]}}
-    return {"sender_id": sender, "type_name": "user", "timestamp": at,
-            "intent_name": "report_risk", "data": json.dumps(data)}
-
-
-def bot(sender: str, at: float) -> dict:
-    return {"sender_id": sender, "type_name": "bot", "timestamp": at, "intent_name": None,
-            "data": json.dumps({"event": "bot", "text": "Terima kasih sudah cerita"})}
-
-
-@pytest.fixture
-def tracker_url(cases_db_url: str) -> str:
-    if cases_db_url.startswith("sqlite:///"):
-        Path(cases_db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(cases_db_url)
-    EVENTS.metadata.create_all(engine)
-    engine.dispose()
-    return cases_db_url
-
-
-def rows(url: str) -> list[tuple[str, dict]]:
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        query = sa.select(EVENTS).order_by(EVENTS.c.id)
-        out = [(r.sender_id, json.loads(r.data)) for r in conn.execute(query)]
-    engine.dispose()
-    return out
-
-
-def insert(url: str, *values: dict) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.insert(EVENTS), list(values))
-    engine.dispose()
+from tests.support.tracker_db import bot, insert, rows, user
 
 
 def test_a_declined_report_is_blanked_in_place(tracker_url: str) -> None:
