@@ -27,7 +27,8 @@ FLOORS = {"answers": 0.87, "safe_sensitive": 0.88}
 # The multi-turn and abroad sets were first measured at 22/34 (0.647) and 13/29 (0.448) on
 # 2026-11-24 (evalsets branch on main 81a5466): floors at those figures guard against regression
 # until the bot improves; raise them with each measured gain.
-FLOORS.update({"multiturn": 0.64, "abroad": 0.44})
+# Follow-ups (topic and place slots, branch followups) took multiturn to 28/34 (0.824).
+FLOORS.update({"multiturn": 0.79, "abroad": 0.44})
 
 
 def sender() -> str:
