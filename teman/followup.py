@@ -8,10 +8,12 @@ action hands the message's own decision and those slots to `FollowUps.resolve`, 
 read the message again *with* the context, and to `FollowUps.remember` for the new slots.
 
 Context only helps a message that is incomplete on its own: a short one that refers back
-("syaratnya apa?", "klo dari Sabu?"), names only a place ("Kefa"), or got no confident
-answer. A risk report, a yes/no/skip, small talk and a question that clearly names its
-topic are left as they are; a contextual reading that comes out as a report is dropped
-(risk is judged on the message's own text, never made up or hidden by context).
+("syaratnya apa?", "klo dari Sabu?"), says only a place ("Kefa"), asks where to go without
+a place after one was named, or got no confident answer and comes near the topic. A risk
+report, a yes/no/skip and small talk never get here (Rasa's rules send them elsewhere, and
+`resolve` returns them untouched); a question that clearly names its topic keeps its own
+answer. The contextual reading is a knowledge search only, so risk is judged on the
+message's own words alone: context can neither hide a report nor make one up.
 """
 
 from __future__ import annotations
