@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from teman.knowledge.validate import Context, Issue
 
 W_DENSE, W_CHAR, W_WORD = 0.5, 0.3, 0.2
+#: lexical similarity alone overrates questions that share a frame ("kur singkatan dari apa",
+#: "ltsa singkatan dari apa"): without vectors, a pair must be this much closer
+LEXICAL_STRICTER = 0.82 / 0.9
 
 
 def index_vectors(index_dir: Path | None) -> dict[str, np.ndarray]:
@@ -59,7 +62,7 @@ def confusable_questions(ctx: Context, threshold: float) -> Iterator[Issue]:
     lexical = LexicalScorer(texts)
     char = (lexical.char_matrix @ lexical.char_matrix.T).toarray()
     word = (lexical.word_matrix @ lexical.word_matrix.T).toarray()
-    lexical_sim = (W_CHAR * char + W_WORD * word) / (W_CHAR + W_WORD)
+    lexical_sim = (W_CHAR * char + W_WORD * word) / (W_CHAR + W_WORD) * LEXICAL_STRICTER
     known = index_vectors(getattr(ctx, "index_dir", None))
     have = np.asarray([t in known for t in texts])
     sim = lexical_sim

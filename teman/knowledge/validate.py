@@ -43,7 +43,7 @@ OWN_SOURCE = re.compile(
     re.IGNORECASE,
 )
 #: fused similarity (like the search) above which two entries' questions get confused
-NEAR_DUPLICATE = 0.9
+NEAR_DUPLICATE = 0.82
 
 
 @dataclass(frozen=True)

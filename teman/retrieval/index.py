@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -36,7 +37,7 @@ import faiss
 import numpy as np
 
 from teman.config import Settings
-from teman.knowledge.loader import KnowledgeBase, load_knowledge
+from teman.knowledge.loader import Entry, KnowledgeBase, load_knowledge
 from teman.nlp.lexicon import LEXICON_FILES, Lexicon, slang_table_version
 from teman.nlp.normalize import Normalised, Normalizer
 from teman.retrieval.encoder import Encoder
@@ -331,6 +332,23 @@ def _known_vectors(folder: Path | None) -> dict[str, np.ndarray]:
     return known
 
 
+def _entry_hash(entry: Entry) -> str:
+    return hashlib.sha256(repr(entry).encode()).hexdigest()[:16]
+
+
+def _changes(previous: Path | None, hashes: dict[str, str]) -> dict[str, list[str]]:
+    """Entries added, changed and removed since the published version."""
+    path = previous / "entries.json" if previous is not None else None
+    if path is None or not path.exists():
+        return {"added": sorted(hashes), "changed": [], "removed": []}
+    old: dict[str, str] = json.loads(path.read_text())
+    return {
+        "added": sorted(set(hashes) - set(old)),
+        "changed": sorted(k for k in hashes if k in old and old[k] != hashes[k]),
+        "removed": sorted(set(old) - set(hashes)),
+    }
+
+
 @dataclass
 class Built:
     """What a build produced, in memory: enough to serve without reading it back."""
@@ -376,9 +394,12 @@ def build_index_in_memory(
     full: bool = False,
     encoder: Encoder | None = None,
     progress: Progress | None = None,
+    publish: bool = True,
 ) -> tuple[dict[str, object], Built | None]:
+    """As build_index, and what was built. `publish=False` builds a preview of the working
+    copy (for `kb ask`): nothing is written and the live index stays as it is."""
     with build_lock(settings):
-        return _build_locked(settings, force, full, encoder, progress)
+        return _build_locked(settings, force, full, encoder, progress, publish)
 
 
 def _build_locked(
@@ -387,14 +408,15 @@ def _build_locked(
     full: bool,
     live_encoder: Encoder | None,
     progress: Progress | None,
+    publish: bool = True,
 ) -> tuple[dict[str, object], Built | None]:
     kind = "full" if full else plan(settings)
     manifest = read_manifest(settings)
     if kind == "none" and not force:
         assert manifest is not None
         return {"built": False, "kind": "none", **manifest}, None
-    if kind == "none":
-        kind = "incremental"
+    if kind == "none" or (kind == "full" and not full and not publish and manifest is not None):
+        kind = "incremental"  # a preview reuses the published encoder, whatever changed
     start = time.perf_counter()
     enc_key = encoder_key(settings)
     kb = load_knowledge(settings.knowledge_dir)
@@ -405,11 +427,12 @@ def _build_locked(
             del _MEMOS[key]
     docs = build_documents(kb, memo)
     risk = load_risk_examples(settings.knowledge_dir, memo)
+    entry_hashes = {e.id: _entry_hash(e) for e in kb.entries}
     logger.info(
         "%s build: %d entries, %d phrasings, %d risk examples; encoder %s",
         kind, len(kb.entries), len(docs.texts), len(risk.texts), settings.encoder,
     )
-    folder = _new_version_dir(settings)
+    folder = _new_version_dir(settings) if publish else Path(tempfile.mkdtemp(prefix="kb-preview-"))
     try:
         stats: dict[str, float] = {}
         trained = False
@@ -418,7 +441,8 @@ def _build_locked(
             if settings.finetune:
                 groups = _finetune_groups(kb, docs, risk)
                 encoder, stats, trained = _finetuned_encoder(settings, groups, progress)
-                encoder.save(folder / "encoder")
+                if publish:
+                    encoder.save(folder / "encoder")
                 encoder_ref = "encoder"
             else:
                 encoder, encoder_ref = Encoder(settings.encoder), settings.encoder
@@ -428,7 +452,7 @@ def _build_locked(
         else:
             assert manifest is not None and previous is not None
             encoder_ref = str(manifest["encoder"])
-            if encoder_ref == "encoder":
+            if encoder_ref == "encoder" and publish:
                 _link_tree(previous / "encoder", folder / "encoder")
             encoder_id = str(manifest.get("encoder_id"))
             if live_encoder is not None and _encoder_id(live_encoder) == encoder_id:
@@ -477,6 +501,7 @@ def _build_locked(
             "targets": len(kb.targets),
             "documents": len(docs.texts),
             "risk_examples": len(risk.texts),
+            "changes": _changes(previous, entry_hashes),
             "encoded": len(missing),
             "finetuned_now": trained,
             "build_seconds": round(time.perf_counter() - start, 1),
@@ -484,10 +509,14 @@ def _build_locked(
             **{f"finetune_{k}": v for k, v in stats.items()},
         }
         (folder / "manifest.json").write_text(json.dumps(new_manifest, indent=2))
-        _publish(settings, folder)
+        (folder / "entries.json").write_text(json.dumps(entry_hashes, indent=0))
+        if publish:
+            _publish(settings, folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    if not publish:
+        shutil.rmtree(folder, ignore_errors=True)
     built = Built(
         kb=kb,
         normalizer=base_normalizer,
