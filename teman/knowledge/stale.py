@@ -33,11 +33,11 @@ def stale_entries(
             continue
         reviewed = _parse_date(entry.data.get("reviewed"))
         dates = [
-            d
+            (d, str(s.get("date")))
             for s in entry.data.get("sources") or ()
             if hasattr(s, "get") and (d := _parse_date(s.get("date"))) is not None
         ]
-        newest = max(dates) if dates else None
+        newest, newest_text = max(dates) if dates else (None, "")
         reasons = []
         if reviewed is None:
             reasons.append("belum pernah diperiksa")
@@ -51,7 +51,7 @@ def stale_entries(
                     id=entry.id,
                     where=f"{entry.file}:{entry.line}",
                     reviewed=reviewed.isoformat() if reviewed else "",
-                    newest_source=newest.isoformat() if newest else "",
+                    newest_source=newest_text,
                     reason="; ".join(reasons),
                     sort_key=reviewed or dt.date.min,
                 )

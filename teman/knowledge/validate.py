@@ -299,10 +299,11 @@ def _parse_date(value: Any) -> dt.date | None:
         return value
     text = _text(value)
     for fmt, size in (("%Y-%m-%d", 10), ("%Y-%m", 7), ("%Y", 4)):
-        try:
-            return dt.datetime.strptime(text[:size], fmt).date() if len(text) == size else None
-        except ValueError:
-            continue
+        if len(text) == size:
+            try:
+                return dt.datetime.strptime(text, fmt).date()
+            except ValueError:
+                return None
     return None
 
 
