@@ -408,4 +408,4 @@ def test_ask_shows_the_decision_on_the_working_copy(built: tuple[Path, Path]) ->
     code, out = _run(kb, "ask", "koperasi simpan pinjam migran apa bedanya", index=index)
     assert code == 0 and "belum diterbitkan" in out and "entri kur-dasar" in out
     code, out = _run(kb, "ask", "paspor saya ditahan majikan", index=index)
-    assert "Risiko:" in out and "held_documents" in out
+    assert "SI-SAGA" in out and "Risiko: tidak ada" not in out
