@@ -365,6 +365,8 @@ class Built:
 
 
 _MEMOS: dict[str, dict[str, Normalised]] = {}
+#: the normaliser of the last build or load, by encoder key (creating one takes seconds)
+_NORMALIZERS: dict[str, Normalizer] = {}
 #: which published encoder an in-memory Encoder object is (the manifest's encoder_id)
 _ENCODER_IDS: weakref.WeakKeyDictionary[Encoder, str] = weakref.WeakKeyDictionary()
 
@@ -420,7 +422,11 @@ def _build_locked(
     start = time.perf_counter()
     enc_key = encoder_key(settings)
     kb = load_knowledge(settings.knowledge_dir)
-    base_normalizer = Normalizer(Lexicon.from_knowledge(settings.knowledge_dir))
+    base_normalizer = _NORMALIZERS.get(enc_key) or Normalizer(
+        Lexicon.from_knowledge(settings.knowledge_dir)
+    )
+    _NORMALIZERS.clear()
+    _NORMALIZERS[enc_key] = base_normalizer  # the same lexicons and code: reusable
     memo = MemoNormalizer(base_normalizer, _MEMOS.setdefault(enc_key, {}))
     if len(_MEMOS) > 2:  # the memo of an older normaliser is of no further use
         for key in [k for k in _MEMOS if k != enc_key]:
@@ -581,8 +587,13 @@ def load_index(settings: Settings, encoder: Encoder | None = None) -> LoadedInde
     folder = Path(str(result["path"]))
     manifest = json.loads((folder / "manifest.json").read_text())
     kb = load_knowledge(settings.knowledge_dir)
-    base_normalizer = Normalizer(Lexicon.from_knowledge(settings.knowledge_dir))
-    memo = MemoNormalizer(base_normalizer, _MEMOS.setdefault(str(manifest["encoder_key"]), {}))
+    key = encoder_key(settings)
+    base_normalizer = _NORMALIZERS.get(key) or Normalizer(
+        Lexicon.from_knowledge(settings.knowledge_dir)
+    )
+    _NORMALIZERS.clear()
+    _NORMALIZERS[key] = base_normalizer
+    memo = MemoNormalizer(base_normalizer, _MEMOS.setdefault(key, {}))
     docs = build_documents(kb, memo)
     texts = json.loads((folder / "docs.json").read_text())
     if texts != docs.texts:
