@@ -9,13 +9,15 @@ a source without a date, `reviewed` older than 12 months, an answer over 650 cha
 title over 40 characters.
 
 Checks are plain callables in VALIDATORS; other parts add theirs to EXTRA_VALIDATORS with
-one line (`EXTRA_VALIDATORS.append(check_offers)`): such a callable takes the knowledge
-folder and returns Issues, or (level, message) pairs, or plain strings (errors).
+one line (e.g. `"teman.offers.validate:check_offers"` in the list below): such a callable
+takes the knowledge folder and returns Issues, or (level, message) pairs, or plain strings
+(errors).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -401,8 +403,16 @@ VALIDATORS: list[Validator] = [
     check_reviewed,
     check_near_duplicates,
 ]
-#: checks of other parts of the knowledge folder (e.g. offers); see the module docstring
-EXTRA_VALIDATORS: list[ExternalValidator] = []
+#: checks of other parts of the knowledge folder (e.g. offers): callables, or "module:name"
+#: strings imported when validation runs; see the module docstring
+EXTRA_VALIDATORS: list[ExternalValidator | str] = []
+
+
+def _resolve(check: ExternalValidator | str) -> ExternalValidator:
+    if callable(check):
+        return check
+    module, _, name = check.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 def _as_issue(item: Any, origin: str) -> Issue:
@@ -430,7 +440,7 @@ def validate(
         if progress:
             progress(check.__name__)
         issues.extend(check(ctx))
-    for external in EXTRA_VALIDATORS:
+    for external in map(_resolve, EXTRA_VALIDATORS):
         if progress:
             progress(getattr(external, "__name__", "extra"))
         origin = getattr(external, "__module__", "extra").rsplit(".", 1)[-1]

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,3 +183,16 @@ def test_kb_gaps_reads_the_real_tracker_store_without_sender_ids(
     assert "••••-••••-••••" in out and "3456" not in out
     assert GAP_SENDER not in out and "client-" not in out
     assert re.search(r"(ditolak|tanya balik|skor rendah) 2", out), out
+
+
+def test_the_admin_endpoint_needs_the_run_token(kb_stack: tuple[Stack, dict[str, str]]) -> None:
+    stack, _ = kb_stack
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}):
+        request = urllib.request.Request(
+            f"{stack.action_url}/admin/build", data=b"{}",
+            headers={"Content-Type": "application/json", **headers},
+        )
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(request, timeout=30)
+        assert error.value.code == 401
+    assert oct((stack.run_dir / "admin.json").stat().st_mode & 0o777) == "0o600"

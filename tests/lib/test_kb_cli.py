@@ -201,16 +201,18 @@ def test_confusable_questions_name_both_entries(kb: Path) -> None:
     assert code == 0 and "2 peringatan" in out
 
 
+def sample_offers_check(knowledge_dir: Path) -> list[object]:
+    assert (knowledge_dir / "entries").is_dir()
+    return [("warning", "penawaran contoh kedaluwarsa"), "penawaran tanpa sumber"]
+
+
 def test_an_extra_validator_is_one_line(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from teman.knowledge import validate as module
 
-    def check_offers(knowledge_dir: Path) -> list[object]:
-        return [("warning", "penawaran contoh kedaluwarsa"), "penawaran tanpa sumber"]
-
-    monkeypatch.setattr(module, "EXTRA_VALIDATORS", [check_offers])
-    found = [(i.level, i.message) for i in _issues(kb) if i.code == "test_kb_cli"]
-    assert found == [(ERROR, "penawaran tanpa sumber"),
-                     (WARNING, "penawaran contoh kedaluwarsa")]
+    monkeypatch.setattr(module, "EXTRA_VALIDATORS", [f"{__name__}:sample_offers_check"])
+    found = [(i.level, i.code, i.message) for i in _issues(kb) if i.message.startswith("penaw")]
+    assert found == [(ERROR, "test_kb_cli", "penawaran tanpa sumber"),
+                     (WARNING, "test_kb_cli", "penawaran contoh kedaluwarsa")]
 
 
 # ------------------------------------------------------------------ stale
