@@ -13,7 +13,7 @@ FILE ?= ../shared/eval/sample.yml
 EVAL_SETS := ../shared/eval/sample.yml $(wildcard tests/eval_sets/*.yml) $(wildcard tests/eval_sets/dev/*.yml)
 
 .PHONY: help setup run test test-unit test-e2e test-stories lint validate index train eval \
-	eval-all eval-sealed bench cases forget analytics report clean
+	eval-all eval-sealed bench cases forget analytics report clean kb validate-kb
 
 help:
 	@echo "make run    - set up, build (when needed) and chat on http://localhost:5005/demo/"
@@ -22,7 +22,8 @@ help:
 	@echo "make eval-all   - the public sample, tests/eval_sets/*.yml and the dev set"
 	@echo "make eval-sealed - the sealed set, figures only (start and end of a change)"
 	@echo "make bench  - decision latency, build times, throughput/memory vs stock Rasa"
-	@echo "make index  - rebuild the search index after editing knowledge/"
+	@echo "make kb ARGS='validate|build|ask|gaps|stale|export|import' - staff: the knowledge base"
+	@echo "make index  - full rebuild of the search index (kb build --full)"
 	@echo "make cases ARGS='list' - staff: list/show/export/close hand-off cases"
 	@echo "make forget ARGS='--phone 0812...' - staff: delete one person's data on request"
 	@echo "make report - analytics report (HTML with charts) in var/report/"
@@ -35,7 +36,14 @@ run:
 	@scripts/run_bot.sh
 
 index: setup
-	@$(ACTIONS_PY) -m tools.build_index
+	@$(ACTIONS_PY) -m tools.kb build --full
+
+kb: setup
+	@$(ACTIONS_PY) -m tools.kb $(ARGS)
+
+# Every knowledge check of `kb validate` (errors fail; warnings are printed).
+validate-kb: setup
+	@$(ACTIONS_PY) -m tools.kb validate
 
 train: setup
 	@scripts/train.sh

@@ -13,6 +13,7 @@ results="$BENCH_DIR/load.json"
 rm -f "$results"
 
 "$ACTIONS_PY" -m tools.evaluation.bench 2>/dev/null
+"$ACTIONS_PY" -m tools.evaluation.bench_kb ${BENCH_FINETUNE:+--finetune} 2>/dev/null
 
 pids=()
 stop_all() { [ "${#pids[@]}" -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null; wait 2>/dev/null || true; pids=(); }

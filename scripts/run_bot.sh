@@ -55,6 +55,12 @@ fi
 # post parse results or run actions.
 TEMAN_SERVICE_TOKEN="$("$ACTIONS_PY" -c 'import secrets; print(secrets.token_hex(16))')"
 export TEMAN_SERVICE_TOKEN
+# The `kb` command publishes knowledge edits through the service's admin endpoint with a
+# per-run token it finds in admin.json (owner-only).
+TEMAN_ADMIN_TOKEN="$("$ACTIONS_PY" -c 'import secrets; print(secrets.token_hex(16))')"
+export TEMAN_ADMIN_TOKEN
+(umask 077 && printf '{"url": "http://127.0.0.1:%s", "token": "%s"}\n' "$ACTION_PORT" \
+    "$TEMAN_ADMIN_TOKEN" > "$RUN_DIR/admin.json")
 endpoints="$RUN_DIR/endpoints.yml"
 "$ACTIONS_PY" -m tools.write_endpoints "$endpoints" \
     --service-url "http://127.0.0.1:$ACTION_PORT" --token "$TEMAN_SERVICE_TOKEN"
@@ -71,6 +77,7 @@ fi
 pids=()
 cleanup() {
     trap - INT TERM EXIT
+    rm -f "$RUN_DIR/admin.json"
     if [ "${#pids[@]}" -gt 0 ]; then
         echo "[run] stopping ..." >&2
         kill -TERM "${pids[@]}" 2>/dev/null || true

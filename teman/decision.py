@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -225,13 +225,27 @@ class Assistant:
         )
 
 
-@lru_cache(maxsize=1)
+_assistant: Assistant | None = None
+_assistant_lock = threading.Lock()
+
+
 def get_assistant() -> Assistant:
     """The process-wide assistant (loading the encoder and index takes a few seconds)."""
-    assistant = Assistant.from_settings()
-    logger.info(
-        "assistant ready: %d entries, encoder %s",
-        len(assistant.index.kb.entries),
-        assistant.index.manifest.get("encoder"),
-    )
-    return assistant
+    global _assistant
+    if _assistant is None:
+        with _assistant_lock:
+            if _assistant is None:
+                _assistant = Assistant.from_settings()
+                logger.info(
+                    "assistant ready: %d entries, encoder %s",
+                    len(_assistant.index.kb.entries),
+                    _assistant.index.manifest.get("encoder"),
+                )
+    return _assistant
+
+
+def use_assistant(assistant: Assistant) -> None:
+    """Swap in a newly built assistant (live reload): one assignment, so a request sees
+    either the old one or the new one, whole."""
+    global _assistant
+    _assistant = assistant

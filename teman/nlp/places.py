@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import spacy
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from teman.knowledge.loader import Place
 from teman.nlp.normalize import Normalised, Normalizer
@@ -13,7 +13,7 @@ from teman.nlp.normalize import Normalised, Normalizer
 class PlaceMatcher:
     def __init__(self, places: list[Place], normalizer: Normalizer) -> None:
         self.places = places
-        self.vocab = spacy.blank("id").vocab
+        self.vocab = Vocab()  # matching needs words only, not a tokenizer (fast)
         self.matcher = PhraseMatcher(self.vocab)
         for i, place in enumerate(places):
             patterns = []

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import spacy
 import yaml
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from teman.nlp.normalize import Normalised, Normalizer
 
@@ -50,7 +50,7 @@ class RiskPatterns:
     def __init__(self, path: Path, normalizer: Normalizer) -> None:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
         data = data or {}
-        self.vocab = spacy.blank("id").vocab
+        self.vocab = Vocab()  # matching needs words only, not a tokenizer (fast)
         self.matcher = PhraseMatcher(self.vocab)
         default_window = int(data.get("window", 10))
         for name, phrases in (data.get("concepts") or {}).items():

@@ -4,6 +4,7 @@
   posts `{"text", "message_id", "token"}`; the answer is one decision as a parse result.
 * `POST /webhook`, `GET /actions`, `GET /health` — rasa-sdk's action server, unchanged,
   running the thin actions of the `actions` package.
+* `POST /admin/build` — live reload after a knowledge edit (teman/service/admin.py).
 
 When `TEMAN_SERVICE_TOKEN` is set, `/model/parse` and `/webhook` need it (Rasa sends an
 endpoint's `token`: in the body for the NLU, as `?token=` for actions).
@@ -27,6 +28,7 @@ from teman.cases.alerts import watch_from_env
 from teman.config import Settings
 from teman.decision import get_assistant
 from teman.privacy.trackers import expire
+from teman.service.admin import add_admin_routes
 from teman.service.batching import BatchEncoder
 
 logger = logging.getLogger(__name__)
@@ -81,14 +83,19 @@ def create_service(token: str | None = None, warm: bool = True) -> Sanic:
         started = time.perf_counter()
         assistant = get_assistant()
         norm = assistant.read(text)
-        vector = await batcher.encode(norm.text) if norm is not None and norm.tokens else None
+        vector = (
+            await batcher.encode(norm.text, assistant.index.encoder)
+            if norm is not None and norm.tokens
+            else None
+        )
         result = assistant.decide(text, vector, norm).to_parse(text)
         logger.debug("decision %s in %.1f ms", result["intent"]["name"],
                      (time.perf_counter() - started) * 1000)
         return response.json(result)
 
-    batcher = BatchEncoder(lambda texts: get_assistant().index.encoder.encode(texts))
+    batcher = BatchEncoder()
     app.add_route(parse, "/model/parse", methods=["POST"])
+    add_admin_routes(app, os.environ.get("TEMAN_ADMIN_TOKEN") or None)
 
     @app.before_server_stop
     async def stop_batcher(*_: Any) -> None:

@@ -44,3 +44,24 @@ def test_batched_vectors_decide_like_single_ones(kb_assistant) -> None:
     for text, vector, norm in zip(texts, vectors, norms, strict=True):
         batched, single = kb_assistant.decide(text, vector, norm), kb_assistant.decide(text)
         assert batched.intent == single.intent and batched.entities() == single.entities()
+
+
+async def test_messages_for_two_encoders_are_encoded_apart() -> None:
+    """Around a live reload, a message is encoded by its own assistant's encoder."""
+
+    class Named:
+        def __init__(self, value: float) -> None:
+            self.value = value
+            self.calls = 0
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            self.calls += 1
+            return np.full((len(texts), 2), self.value)
+
+    old, new = Named(1.0), Named(2.0)
+    batcher = BatchEncoder()
+    pairs = [(f"pesan {i}", old if i % 2 else new) for i in range(10)]
+    vectors = await asyncio.gather(*(batcher.encode(t, e) for t, e in pairs))
+    assert [v[0] for v in vectors] == [e.value for _, e in pairs]
+    assert old.calls >= 1 and new.calls >= 1
+    await batcher.close()
