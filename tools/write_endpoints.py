@@ -2,21 +2,25 @@
 
 `python -m tools.write_endpoints OUT --service-url URL [--token T]`
 The decision service is both Rasa's external NLU and its action server. The tracker store
-comes from settings (`tracker_store_url`, env TEMAN_TRACKER_STORE_URL); this is the one
-place a database URL is split into what Rasa's SQL tracker store takes.
+comes from settings (`tracker_store_url`, env TEMAN_TRACKER_STORE_URL); URLs are split
+into what Rasa's stores take in one place, `teman.infra.urls`. Production mode
+(`scripts/run_prod.sh`): REDIS_URL adds Rasa's Redis lock store (keys under
+TEMAN_REDIS_PREFIX), RABBITMQ_URL its pika event broker.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy.engine import make_url
 
 from teman.config import Settings
-from teman.privacy.trackers import resolve_url, sqlite_path
+from teman.infra import urls
+from teman.privacy.trackers import sqlite_path
 
 
 def tracker_store(url: str) -> dict[str, Any]:
@@ -24,20 +28,25 @@ def tracker_store(url: str) -> dict[str, Any]:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         return {"type": "SQL", "dialect": "sqlite", "db": str(path)}
-    parsed = make_url(resolve_url(url))
-    store: dict[str, Any] = {
-        "type": "SQL",
-        "dialect": parsed.get_backend_name(),
-        "url": parsed.host,
-        "db": parsed.database,
-    }
-    if parsed.port:
-        store["port"] = parsed.port
-    if parsed.username:
-        store["username"] = parsed.username
-    if parsed.password:
-        store["password"] = parsed.password
-    return store
+    return urls.sql_tracker_store(url)
+
+
+def lock_store(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """Rasa's Redis lock store when REDIS_URL is set: replicas take turns per conversation."""
+    url = env.get("REDIS_URL", "").strip()
+    if not url:
+        return None
+    return urls.redis_lock_store(url, env.get("TEMAN_REDIS_PREFIX", "").strip() or "teman")
+
+
+def event_broker_minimal(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """Rasa's pika event broker when RABBITMQ_URL is set (the delivery branch's fuller
+    `event_broker` replaces this when merged)."""
+    url = env.get("RABBITMQ_URL", "").strip()
+    if not url:
+        return None
+    queue = env.get("RABBITMQ_QUEUE", "").strip() or "rasa_core_events"
+    return {"type": "pika", **urls.rabbitmq(url), "queues": [queue]}
 
 
 def endpoints(service_url: str, token: str | None, tracker_url: str) -> dict[str, Any]:
@@ -49,6 +58,10 @@ def endpoints(service_url: str, token: str | None, tracker_url: str) -> dict[str
     out: dict[str, Any] = {"action_endpoint": action, "nlu": nlu}
     if tracker_url != "memory":  # "memory": Rasa's in-memory store (nothing kept, no redaction)
         out["tracker_store"] = tracker_store(tracker_url)
+    for name, section in (("lock_store", lock_store(os.environ)),
+                          ("event_broker", event_broker_minimal(os.environ))):
+        if section is not None:
+            out[name] = section
     return out
 
 

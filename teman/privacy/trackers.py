@@ -37,7 +37,9 @@ def sqlite_path(url: str) -> Path | None:
 
 @lru_cache(maxsize=4)
 def _engine(url: str) -> sa.Engine:
-    return sa.create_engine(resolve_url(url), pool_pre_ping=True)
+    from teman.cases.config import normalize_database_url  # postgresql:// -> psycopg 3
+
+    return sa.create_engine(normalize_database_url(resolve_url(url)), pool_pre_ping=True)
 
 
 def _events_table(engine: sa.Engine) -> bool:
