@@ -46,7 +46,8 @@ def event_broker_minimal(env: Mapping[str, str]) -> dict[str, Any] | None:
     if not url:
         return None
     queue = env.get("RABBITMQ_QUEUE", "").strip() or "rasa_core_events"
-    return {"type": "pika", **urls.rabbitmq(url), "queues": [queue]}
+    exchange = env.get("RABBITMQ_EXCHANGE", "").strip() or "rasa-exchange"
+    return {"type": "pika", **urls.rabbitmq(url), "queues": [queue], "exchange_name": exchange}
 
 
 def endpoints(service_url: str, token: str | None, tracker_url: str) -> dict[str, Any]:

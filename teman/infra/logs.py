@@ -51,22 +51,58 @@ def redact(message: str) -> str:
     return PHONE.sub("[number]", message)
 
 
+def _clean(record: logging.LogRecord) -> None:
+    """Redact one record in place (message, arguments and exception text)."""
+    if getattr(record, "_teman_redacted", False):
+        return
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string must not break logging
+        message = str(record.msg)
+    if record.exc_info and record.exc_info[1] is not None:
+        exc = record.exc_info[1]
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        message += f"\n{type(exc).__name__} (message withheld)\n{frames}"
+        record.exc_info = None
+        record.exc_text = None
+    record.msg = redact(message)
+    record.args = ()
+    record._teman_redacted = True
+
+
+_installed = False
+
+
+def install_record_factory() -> None:
+    """Redact every record when it is created, whatever handler formats it later.
+
+    Rasa's CLI replaces the root handler from the logging config file with its own
+    (coloredlogs) after reading the file, so a handler filter alone would be dropped.
+    """
+    global _installed
+    if _installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        _clean(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _installed = True
+
+
 class RedactFilter(logging.Filter):
-    """Rewrites each record before any handler formats it."""
+    """Redacts each record; creating it (from a logging config) also installs the
+    record factory, so records reaching handlers added later are redacted too."""
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__(name)
+        install_record_factory()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string must not break logging
-            message = str(record.msg)
-        if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            frames = "".join(traceback.format_tb(exc.__traceback__))
-            message += f"\n{type(exc).__name__} (message withheld)\n{frames}"
-            record.exc_info = None
-            record.exc_text = None
-        record.msg = redact(message)
-        record.args = ()
+        _clean(record)
         return True
 
 
