@@ -7,7 +7,6 @@ only, so the Rasa environment and the decision service's can both import it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -105,10 +104,3 @@ def rabbitmq(url: str) -> dict[str, Any]:
         "username": u.username or "guest",
         "password": u.password or "guest",
     }
-
-
-def tracker_and_cases_urls(env: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """DATABASE_URL serves trackers and cases unless CASES_DATABASE_URL overrides it."""
-    database = env.get("DATABASE_URL", "").strip() or None
-    cases = env.get("CASES_DATABASE_URL", "").strip() or database
-    return database, cases
