@@ -16,7 +16,7 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf.template
 def render(values: dict[str, str], upstreams: list[str]) -> str:
     text = TEMPLATE.read_text(encoding="utf-8")
     values = {**values, "UPSTREAMS": "\n".join(
-        f"        server {u} max_fails=1 fail_timeout=2s;" for u in upstreams)}
+        f"        server {u} max_fails=1 fail_timeout=1s;" for u in upstreams)}
     for name, value in values.items():
         text = text.replace(f"@@{name}@@", value)
     left = re.findall(r"@@[A-Z_]+@@", text)
