@@ -9,6 +9,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 CONV="${BENCH_CONVERSATIONS:-200}"
+SETS="${BENCH_PROD_SETS:-2 1 stock}"  # what to measure: replica counts and/or "stock"
 TURNS="${BENCH_TURNS:-10}"
 BENCH_DIR="$ROOT/var/bench"
 results="$BENCH_DIR/prod.json"
@@ -86,8 +87,10 @@ run_prod_with() {  # $1 = replicas
 }
 
 echo "Production mode: $CONV conversations at once x $TURNS messages, HTTPS through nginx"
-run_prod_with 2
-run_prod_with 1
+for set in $SETS; do
+    [ "$set" != stock ] && run_prod_with "$set"
+done
+[[ " $SETS " == *" stock "* ]] || exit 0
 
 stock="$BENCH_DIR/stock"
 if ! ls "$stock"/models/*.tar.gz >/dev/null 2>&1; then
