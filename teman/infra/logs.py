@@ -51,7 +51,7 @@ def redact(message: str) -> str:
     return PHONE.sub("[number]", message)
 
 
-def _clean(record: logging.LogRecord) -> None:
+def redact_record(record: logging.LogRecord) -> None:
     """Redact one record in place (message, arguments and exception text)."""
     if getattr(record, "_teman_redacted", False):
         return
@@ -86,7 +86,7 @@ def install_record_factory() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        _clean(record)
+        redact_record(record)
         return record
 
     logging.setLogRecordFactory(factory)
@@ -102,7 +102,7 @@ class RedactFilter(logging.Filter):
         install_record_factory()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        _clean(record)
+        redact_record(record)
         return True
 
 
