@@ -11,10 +11,12 @@ import signal
 import time
 import uuid
 
+import redis
 import sqlalchemy as sa
 
 from teman.cases.config import normalize_database_url
 from tests.prod.conftest import (
+    REDIS,
     Prod,
     post_whatsapp,
     sender_id,
@@ -50,6 +52,10 @@ def test_conversation_survives_kill_9_and_its_case_is_delivered_once(prod: Prod)
     found = REFERENCE.search(done)
     assert found, done
     reference = found.group(0)
+    # cases_per_hour counts in Redis (shared by every process), keyed by a hash, not the id.
+    limits = list(redis.Redis.from_url(REDIS).scan_iter(
+        match=f"{prod.redis_prefix}:limit:cases:*"))
+    assert limits and all(s.encode() not in key for key in limits)
     # The case is stored; everything that could deliver it dies at once.
     old = kill(prod, "forwarder", "service", "rasa1")
     prod.wait_restarted("forwarder", old["forwarder"], prod.service_health())
