@@ -29,6 +29,9 @@ ACTION_PORT="${ACTION_PORT:-5055}"
 RUN_DIR="${TEMAN_RUN_DIR:-$ROOT/var/prod}"
 export TEMAN_REPLICAS="$REPLICAS"
 export TEMAN_LOGGING_CONFIG="$ROOT/deploy/logging.yml"
+# Rasa's listen backlog (Rasa reads SANIC_BACKLOG; its default 100 overflowed under 200
+# concurrent conversations on one busy replica: connections reset after ~110 s).
+export SANIC_BACKLOG="${SANIC_BACKLOG:-1024}"
 # Queues and keys of this deployment (several deployments may share the services).
 export TEMAN_REDIS_PREFIX="${TEMAN_REDIS_PREFIX:-teman}"
 mkdir -p "$RUN_DIR/pids"
