@@ -13,10 +13,12 @@ FILE ?= ../shared/eval/sample.yml
 EVAL_SETS := ../shared/eval/sample.yml $(wildcard tests/eval_sets/*.yml) $(wildcard tests/eval_sets/dev/*.yml)
 
 .PHONY: help setup run test test-unit test-e2e test-stories lint validate index train eval \
-	eval-all eval-sealed bench cases forget analytics report clean kb validate-kb
+	eval-all eval-sealed bench cases forget analytics report clean kb validate-kb \
+	run-prod test-prod bench-prod fuzz
 
 help:
 	@echo "make run    - set up, build (when needed) and chat on http://localhost:5005/demo/"
+	@echo "make run-prod - production mode: PostgreSQL, Redis, RabbitMQ, replicas behind nginx"
 	@echo "make test   - set up and run every test (lint, data, unit, Rasa stories, end-to-end)"
 	@echo "make eval FILE=cases.yml - run a case file against the running bot (RASA_API_TOKEN)"
 	@echo "make eval-all   - the public sample, tests/eval_sets/*.yml and the dev set"
@@ -34,6 +36,9 @@ setup:
 
 run:
 	@scripts/run_bot.sh
+
+run-prod:
+	@scripts/run_prod.sh
 
 index: setup
 	@$(ACTIONS_PY) -m tools.kb build --full
@@ -69,7 +74,13 @@ test-stories: train
 test-e2e: setup
 	$(ACTIONS_PY) -m pytest tests/e2e -q
 
-test: lint validate test-unit test-stories test-e2e
+test-prod: setup
+	$(ACTIONS_PY) -m pytest tests/prod -q
+
+fuzz: setup
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2500} $(ACTIONS_PY) -m pytest tests/prod/test_fuzz.py -q
+
+test: lint validate test-unit test-stories test-e2e test-prod
 
 eval: setup
 	@$(ACTIONS_PY) -m tools.evaluation.run_cases --url $(RASA_URL) $(FILE)
@@ -84,6 +95,10 @@ eval-sealed: setup
 
 bench: setup
 	@scripts/bench.sh
+	@scripts/bench_prod.sh
+
+bench-prod: setup
+	@scripts/bench_prod.sh
 
 cases: setup
 	@$(ACTIONS_PY) -m tools.cases_cli $(ARGS)

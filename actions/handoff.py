@@ -22,6 +22,7 @@ from rasa_sdk.types import DomainDict
 from teman.config import Settings
 from teman.decision import REPORT
 from teman.followup import PLACE_SLOT, TOPIC_SLOT
+from teman.infra.ratelimit import cases_limit
 from teman.privacy.trackers import redact_user_messages
 
 if TYPE_CHECKING:
@@ -152,6 +153,16 @@ class ActionHandoffDecline(Action):
         return clear_handoff()
 
 
+def under_case_limit(store: CaseStore, sender_id: str) -> bool:
+    """Whether this sender may create another case this hour: counted in Redis when
+    REDIS_URL is set (shared by every process), else from the case store."""
+    per_hour = settings().cases_per_hour
+    limit = cases_limit()
+    if limit is not None:
+        return limit.allow(store.hash_sender(sender_id), per_hour, 3600.0)
+    return store.recent_cases(sender_id, timedelta(hours=1)) < per_hour
+
+
 class ActionSubmitCase(Action):
     """Stores the consented case (and its outbox row) for forwarding to SI-SAGA."""
 
@@ -168,10 +179,7 @@ class ActionSubmitCase(Action):
         try:
             # Inside the try: a bad delivery setting must still give the user an answer.
             store = case_store()
-            recent = await asyncio.to_thread(
-                store.recent_cases, tracker.sender_id, timedelta(hours=1)
-            )
-            if recent >= settings().cases_per_hour:
+            if not await asyncio.to_thread(under_case_limit, store, tracker.sender_id):
                 dispatcher.utter_message(response="utter_handoff_rate_limited")
                 return clear_handoff()
             reference = await asyncio.to_thread(

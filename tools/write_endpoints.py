@@ -2,8 +2,10 @@
 
 `python -m tools.write_endpoints OUT --service-url URL [--token T]`
 The decision service is both Rasa's external NLU and its action server. The tracker store
-comes from settings (`tracker_store_url`, env TEMAN_TRACKER_STORE_URL); this is the one
-place a database URL is split into what Rasa's SQL tracker store takes.
+comes from settings (`tracker_store_url`, env TEMAN_TRACKER_STORE_URL); URLs are split
+into what Rasa's stores take in one place, `teman.infra.urls`. Production mode
+(`scripts/run_prod.sh`): REDIS_URL adds Rasa's Redis lock store (keys under
+TEMAN_REDIS_PREFIX), RABBITMQ_URL its pika event broker.
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import yaml
-from sqlalchemy.engine import make_url
 
 from teman.config import Settings
-from teman.privacy.trackers import resolve_url, sqlite_path
+from teman.infra import urls
+from teman.privacy.trackers import sqlite_path
 
 
 def tracker_store(url: str) -> dict[str, Any]:
@@ -27,20 +28,15 @@ def tracker_store(url: str) -> dict[str, Any]:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         return {"type": "SQL", "dialect": "sqlite", "db": str(path)}
-    parsed = make_url(resolve_url(url))
-    store: dict[str, Any] = {
-        "type": "SQL",
-        "dialect": parsed.get_backend_name(),
-        "url": parsed.host,
-        "db": parsed.database,
-    }
-    if parsed.port:
-        store["port"] = parsed.port
-    if parsed.username:
-        store["username"] = parsed.username
-    if parsed.password:
-        store["password"] = parsed.password
-    return store
+    return urls.sql_tracker_store(url)
+
+
+def lock_store(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """Rasa's Redis lock store when REDIS_URL is set: replicas take turns per conversation."""
+    url = env.get("REDIS_URL", "").strip()
+    if not url:
+        return None
+    return urls.redis_lock_store(url, env.get("TEMAN_REDIS_PREFIX", "").strip() or "teman")
 
 
 DEFAULT_EVENT_QUEUE = "rasa_core_events"
@@ -57,21 +53,12 @@ def event_broker(env: Mapping[str, str]) -> dict[str, Any] | None:
     url = env.get("RABBITMQ_URL", "").strip()
     if not url:
         return None
-    parts = urlsplit(url)
-    vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else ""
-    vhost = "" if vhost == "/" else vhost  # %2F: the default vhost
-    host = parts.hostname or "127.0.0.1"
-    broker: dict[str, Any] = {
+    return {
         "type": "pika",
-        # Rasa builds an amqp URL itself when `url` starts with amqp: needed for a vhost.
-        "url": f"{parts.scheme}://{host}/{parts.path[1:]}" if vhost else host,
-        "port": parts.port or 5672,
-        "username": unquote(parts.username or "guest"),
-        "password": unquote(parts.password or "guest"),
+        **urls.rabbitmq(url),
         "queues": [env.get("RABBITMQ_QUEUE", "").strip() or DEFAULT_EVENT_QUEUE],
         "exchange_name": env.get("RABBITMQ_EXCHANGE", "").strip() or DEFAULT_EVENT_EXCHANGE,
     }
-    return broker
 
 
 def endpoints(
@@ -88,9 +75,10 @@ def endpoints(
     out: dict[str, Any] = {"action_endpoint": action, "nlu": nlu}
     if tracker_url != "memory":  # "memory": Rasa's in-memory store (nothing kept, no redaction)
         out["tracker_store"] = tracker_store(tracker_url)
-    broker = event_broker(os.environ if env is None else env)
-    if broker is not None:
-        out["event_broker"] = broker
+    env = os.environ if env is None else env
+    for name, section in (("lock_store", lock_store(env)), ("event_broker", event_broker(env))):
+        if section is not None:
+            out[name] = section
     return out
 
 

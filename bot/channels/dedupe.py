@@ -11,7 +11,10 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from bot.channels.shared_state import SharedState
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -82,19 +85,28 @@ class TTLCache(Generic[K, V]):
 
 
 class Deduplicator:
-    """Answers "first time I see this id?" atomically (check and mark in one call)."""
+    """Answers "first time I see this id?" atomically (check and mark in one call).
 
-    def __init__(self, max_size: int = 10_000, ttl: float = 24 * 3600) -> None:
-        self._seen: TTLCache[str, bool] = TTLCache(max_size=max_size, ttl=ttl)
+    The ids live in a :class:`~bot.channels.shared_state.SharedState`: in Redis when
+    several Rasa replicas run (a redelivery may reach another replica), else in-process.
+    """
 
-    def first_time(self, message_id: str | None) -> bool:
+    def __init__(self, state: SharedState, ttl: float = 48 * 3600,
+                 namespace: str = "seen") -> None:
+        self._state = state
+        self.ttl = ttl
+        self.namespace = namespace
+
+    async def first_time(self, message_id: str | None) -> bool:
         """True the first time an id is seen; ids that are missing are never deduped."""
         if not message_id:
             return True
-        if message_id in self._seen:
-            return False
-        self._seen.set(message_id, True)
-        return True
+        return await self._state.claim(f"{self.namespace}:{message_id}", self.ttl)
+
+    async def forget(self, message_id: str | None) -> None:
+        """Undo a claim (the message could not be queued: let the redelivery through)."""
+        if message_id:
+            await self._state.release(f"{self.namespace}:{message_id}")
 
 
 class KeyedLocks:

@@ -15,6 +15,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,7 +37,7 @@ from bot.channels.common import (
     setting,
     split_text,
 )
-from bot.channels.dedupe import BackgroundTasks, Deduplicator, KeyedLocks, TTLCache
+from bot.channels.dedupe import BackgroundTasks, Deduplicator, KeyedLocks
 from bot.channels.http_retry import HttpSender, RetryPolicy
 from bot.channels.identity import (
     TWILIO_PREFIX,
@@ -44,6 +45,8 @@ from bot.channels.identity import (
     identity_from_settings,
     key_setting,
 )
+from bot.channels.inbound import Inbound, inbound_from_env
+from bot.channels.shared_state import MemoryState, SharedState, state_from_env
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ UNSUPPORTED_TEXT = "Maaf, aku baru bisa membaca pesan teks. Silakan ketik pertan
 CHOICE_HINT = "Balas dengan angka pilihanmu ya."
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 _CHOICE_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+CHOICES_TTL = 24 * 3600
 
 
 def compute_signature(auth_token: str, url: str, params: Mapping[str, list[str]]) -> str:
@@ -105,6 +109,24 @@ def render_choices(text: str, buttons: list[dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
+class Choices:
+    """The payloads of the numbered choices last sent to each sender id (24 h), in the
+    shared state so that the user's "2" may reach any replica."""
+
+    def __init__(self, state: SharedState) -> None:
+        self.state = state
+
+    async def set(self, user: str, payloads: list[str]) -> None:
+        await self.state.put(f"tw:choices:{user}", json.dumps(payloads), CHOICES_TTL)
+
+    async def get(self, user: str) -> list[str] | None:
+        raw = await self.state.get(f"tw:choices:{user}")
+        return list(json.loads(raw)) if raw else None
+
+    async def pop(self, user: str) -> None:
+        await self.state.release(f"tw:choices:{user}")
+
+
 class TwilioSignedOutput(OutputChannel):
     """Sends WhatsApp messages through Twilio's Messages REST endpoint.
 
@@ -123,7 +145,7 @@ class TwilioSignedOutput(OutputChannel):
         auth_token: str,
         from_number: str,
         sender: HttpSender,
-        choices: TTLCache[str, list[str]],
+        choices: Choices,
         identity: SenderIdentity,
         bound: tuple[str, str] | None = None,
     ) -> None:
@@ -176,7 +198,7 @@ class TwilioSignedOutput(OutputChannel):
             return
         if await self._number(recipient_id) is None:
             return
-        self.choices.set(recipient_id, [button_payload(b) for b in buttons])
+        await self.choices.set(recipient_id, [button_payload(b) for b in buttons])
         await self.send_text_message(recipient_id, render_choices(text, buttons))
 
     async def send_quick_replies(
@@ -223,6 +245,8 @@ class TwilioSignedInput(InputChannel):
             webhook_url=setting(credentials, "webhook_url", "TWILIO_WEBHOOK_URL"),
             retry_policy=retry,
             identity=identity,
+            state=state_from_env(),
+            inbound_secret=values["SENDER_ID_KEY"],
         )
 
     def __init__(
@@ -235,6 +259,8 @@ class TwilioSignedInput(InputChannel):
         retry_policy: RetryPolicy | None = None,
         *,
         identity: SenderIdentity,
+        state: SharedState | None = None,
+        inbound_secret: str | None = None,
     ) -> None:
         if identity.prefix != TWILIO_PREFIX:
             raise ValueError("TwilioSignedInput needs an identity with the 'tw:' prefix")
@@ -245,10 +271,14 @@ class TwilioSignedInput(InputChannel):
         self.webhook_url = webhook_url
         self.identity = identity
         self.sender = HttpSender(retry_policy)
-        self.dedupe = Deduplicator(max_size=20_000, ttl=2 * 24 * 3600)
-        self.choices: TTLCache[str, list[str]] = TTLCache(max_size=50_000, ttl=24 * 3600)
+        self.state: SharedState = state if state is not None else MemoryState()
+        self.dedupe = Deduplicator(self.state, ttl=2 * 24 * 3600, namespace="tw:seen")
+        self.choices = Choices(self.state)
         self.tasks = BackgroundTasks()
         self.locks = KeyedLocks()
+        # Acknowledged messages wait here (RabbitMQ when RABBITMQ_URL is set).
+        self.inbound: Inbound = inbound_from_env(self.name(), self.tasks,
+                                                 inbound_secret or auth_token)
 
     def get_output_channel(self, bound: tuple[str, str] | None = None) -> TwilioSignedOutput:
         """Output channel; Rasa calls it without ``bound`` for proactive messages."""
@@ -264,18 +294,20 @@ class TwilioSignedInput(InputChannel):
             return self.webhook_url
         return request.url
 
-    def map_choice(self, user: str, text: str) -> str:
+    async def map_choice(self, user: str, text: str) -> str:
         """A bare number answering our last numbered list becomes that button's payload.
 
         ``user`` is the sender id; any other text is returned unchanged.
         """
         match = _CHOICE_RE.match(text)
-        payloads = self.choices.get(user)
-        if not match or not payloads:
+        if not match:
+            return text
+        payloads = await self.choices.get(user)
+        if not payloads:
             return text
         index = int(match.group(1)) - 1
         if 0 <= index < len(payloads):
-            self.choices.pop(user)
+            await self.choices.pop(user)
             return payloads[index]
         return text
 
@@ -298,7 +330,7 @@ class TwilioSignedInput(InputChannel):
                                 form.get("NumMedia", "0"), who)
                     await out.send_text_message(user, UNSUPPORTED_TEXT)
                     return
-                text = self.map_choice(user, text)
+                text = await self.map_choice(user, text)
                 await on_new_message(UserMessage(
                     text, out, user, input_channel=self.name(),
                     message_id=form.get("MessageSid") or None,
@@ -335,16 +367,31 @@ class TwilioSignedInput(InputChannel):
             form = {k: v[0] for k, v in params.items() if v}
             if not form.get("From"):
                 logger.info("twilio: signed request without sender ignored")
-            elif self.dedupe.first_time(form.get("MessageSid")):
-                self.tasks.spawn(self._handle(on_new_message, form))
+            elif await self.dedupe.first_time(form.get("MessageSid")):
+                try:  # durable before the 200
+                    await self.inbound.submit(self.identity.sender_id(form["From"]), form)
+                except Exception as exc:
+                    logger.error("twilio: could not queue a message (%s); asking Twilio "
+                                 "to deliver again", type(exc).__name__)
+                    await self.dedupe.forget(form.get("MessageSid"))
+                    return response.text("retry later", status=503)
             else:
                 logger.info("twilio: duplicate delivery of a message ignored")
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
+        @bp.listener("after_server_start")
+        async def start_inbound(*_: Any) -> None:
+            async def handle(form: dict[str, Any]) -> None:
+                await self._handle(on_new_message, form)
+
+            await self.inbound.start(handle)
+
         @bp.listener("after_server_stop")
         async def close_session(*_: Any) -> None:
+            await self.inbound.close()
             await self.tasks.drain(timeout=5)
             await self.sender.close()
+            await self.state.close()
             self.identity.map.close()
 
         return bp

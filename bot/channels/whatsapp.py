@@ -35,7 +35,7 @@ from bot.channels.common import (
     split_text,
     truncate,
 )
-from bot.channels.dedupe import BackgroundTasks, Deduplicator, KeyedLocks, TTLCache
+from bot.channels.dedupe import BackgroundTasks, Deduplicator, KeyedLocks
 from bot.channels.http_retry import HttpSender, RetryPolicy
 from bot.channels.identity import (
     WHATSAPP_PREFIX,
@@ -43,6 +43,8 @@ from bot.channels.identity import (
     identity_from_settings,
     key_setting,
 )
+from bot.channels.inbound import Inbound, inbound_from_env
+from bot.channels.shared_state import MemoryState, SharedState, state_from_env
 
 logger = logging.getLogger(__name__)
 
@@ -105,32 +107,28 @@ def extract_text(message: dict[str, Any]) -> str | None:
 class ServiceWindow:
     """Remembers each user's last inbound message to respect WhatsApp's 24-hour rule.
 
-    Outside the window Meta only accepts pre-approved template messages.
+    Outside the window Meta only accepts pre-approved template messages. The times live
+    in the shared state (Redis with several replicas), keyed by sender id.
     """
 
-    def __init__(self, window: float = SERVICE_WINDOW_SECONDS, max_users: int = 100_000) -> None:
+    def __init__(self, state: SharedState | None = None,
+                 window: float = SERVICE_WINDOW_SECONDS) -> None:
         self.window = window
-        self._last_inbound: TTLCache[str, float] = TTLCache(max_size=max_users, ttl=window * 2)
-        self._template_sent: TTLCache[str, bool] = TTLCache(max_size=max_users, ttl=window * 2)
+        self.state: SharedState = state if state is not None else MemoryState()
 
-    def record_inbound(self, user: str, at: float | None = None) -> None:
+    async def record_inbound(self, user: str, at: float | None = None) -> None:
         now = time.time()
         at = now if at is None else min(at, now)
-        previous = self._last_inbound.get(user)
-        if previous is None or at > previous:
-            self._last_inbound.set(user, at)
-        self._template_sent.pop(user)
+        await self.state.raise_to(f"win:last:{user}", at, self.window * 2)
+        await self.state.release(f"win:tpl:{user}")
 
-    def is_open(self, user: str) -> bool:
-        last = self._last_inbound.get(user)
-        return last is not None and time.time() - last < self.window
+    async def is_open(self, user: str) -> bool:
+        last = await self.state.get(f"win:last:{user}")
+        return last is not None and time.time() - float(last) < self.window
 
-    def claim_template(self, user: str) -> bool:
+    async def claim_template(self, user: str) -> bool:
         """True once per closed window: one template invites the user back, no spam."""
-        if user in self._template_sent:
-            return False
-        self._template_sent.set(user, True)
-        return True
+        return await self.state.claim(f"win:tpl:{user}", self.window * 2)
 
 
 class WhatsAppOutput(OutputChannel):
@@ -197,7 +195,7 @@ class WhatsAppOutput(OutputChannel):
         number = await self._number(recipient_id)
         if number is None:
             return False
-        if self.window.is_open(recipient_id):
+        if await self.window.is_open(recipient_id):
             return await self._post(recipient_id, number, payload)
         if not self.template_name:
             logger.error(
@@ -205,7 +203,7 @@ class WhatsAppOutput(OutputChannel):
                 "set; message dropped", log_id(recipient_id),
             )
             return False
-        if not self.window.claim_template(recipient_id):
+        if not await self.window.claim_template(recipient_id):
             logger.info("whatsapp: template already sent to %s in this closed window",
                         log_id(recipient_id))
             return False
@@ -337,6 +335,8 @@ class WhatsAppInput(InputChannel):
                                   "id") or "id",
             retry_policy=retry,
             identity=identity,
+            state=state_from_env(),
+            inbound_secret=values["SENDER_ID_KEY"],
         )
 
     def __init__(
@@ -351,6 +351,8 @@ class WhatsAppInput(InputChannel):
         retry_policy: RetryPolicy | None = None,
         *,
         identity: SenderIdentity,
+        state: SharedState | None = None,
+        inbound_secret: str | None = None,
     ) -> None:
         if identity.prefix != WHATSAPP_PREFIX:
             raise ValueError("WhatsAppInput needs an identity with the 'wa:' prefix")
@@ -363,10 +365,14 @@ class WhatsAppInput(InputChannel):
         self.template_lang = template_lang
         self.identity = identity
         self.sender = HttpSender(retry_policy)
-        self.window = ServiceWindow()
-        self.dedupe = Deduplicator(max_size=20_000, ttl=2 * 24 * 3600)
+        self.state: SharedState = state if state is not None else MemoryState()
+        self.window = ServiceWindow(self.state)
+        self.dedupe = Deduplicator(self.state, ttl=2 * 24 * 3600, namespace="wa:seen")
         self.tasks = BackgroundTasks()
         self.locks = KeyedLocks()
+        # Acknowledged messages wait here (RabbitMQ when RABBITMQ_URL is set).
+        self.inbound: Inbound = inbound_from_env(self.name(), self.tasks,
+                                                 inbound_secret or app_secret)
 
     def get_output_channel(self, bound: tuple[str, str] | None = None) -> WhatsAppOutput:
         """Output channel; Rasa calls it without ``bound`` for proactive messages."""
@@ -409,7 +415,7 @@ class WhatsAppInput(InputChannel):
             finally:
                 await remembered  # never raises
 
-    def _collect(self, payload: Any) -> list[dict[str, Any]]:
+    async def _collect(self, payload: Any) -> list[dict[str, Any]]:
         """New, non-duplicate user messages in a webhook payload (statuses skipped)."""
         found: list[dict[str, Any]] = []
         if not isinstance(payload, dict):
@@ -427,14 +433,14 @@ class WhatsAppInput(InputChannel):
                 for message in _dicts(value.get("messages")):
                     if not message.get("from"):
                         continue
-                    if not self.dedupe.first_time(message.get("id")):
+                    if not await self.dedupe.first_time(message.get("id")):
                         logger.info("whatsapp: duplicate delivery of a message ignored")
                         continue
                     try:
                         sent_at: float | None = float(message.get("timestamp"))  # type: ignore[arg-type]
                     except (TypeError, ValueError):
                         sent_at = None
-                    self.window.record_inbound(
+                    await self.window.record_inbound(
                         self.identity.sender_id(str(message["from"])), sent_at)
                     found.append(message)
         return found
@@ -470,19 +476,36 @@ class WhatsAppInput(InputChannel):
                 logger.warning("whatsapp: signed webhook with malformed JSON ignored")
                 return response.text("ok")
             try:
-                messages = self._collect(payload)
+                messages = await self._collect(payload)
             except Exception as exc:  # never 500: Meta would re-deliver and disable us
                 logger.warning("whatsapp: unexpected payload shape ignored: %s",
                                type(exc).__name__)
                 messages = []
-            for message in messages:
-                self.tasks.spawn(self._handle(on_new_message, message))
+            for done, message in enumerate(messages):
+                try:  # durable before the 200
+                    await self.inbound.submit(
+                        self.identity.sender_id(str(message["from"])), message)
+                except Exception as exc:
+                    logger.error("whatsapp: could not queue a message (%s); asking Meta "
+                                 "to deliver again", type(exc).__name__)
+                    for left in messages[done:]:
+                        await self.dedupe.forget(left.get("id"))
+                    return response.text("retry later", status=503)
             return response.text("ok")
+
+        @bp.listener("after_server_start")
+        async def start_inbound(*_: Any) -> None:
+            async def handle(message: dict[str, Any]) -> None:
+                await self._handle(on_new_message, message)
+
+            await self.inbound.start(handle)
 
         @bp.listener("after_server_stop")
         async def close_session(*_: Any) -> None:
+            await self.inbound.close()
             await self.tasks.drain(timeout=5)
             await self.sender.close()
+            await self.state.close()
             self.identity.map.close()
 
         return bp

@@ -237,10 +237,10 @@ async def _amain(store: CaseStore, config: ForwarderConfig, delivery: DeliveryCo
 def main(argv: list[str] | None = None) -> int:
     """Entry point for ``python -m teman.cases.forwarder``; returns the exit code."""
     del argv  # configuration comes only from the environment
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from teman.infra.logs import configure
+
+    configure(os.environ.get("LOG_LEVEL", "INFO").upper(),
+              "%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = ForwarderConfig.from_env()
         delivery = DeliveryConfig.load()

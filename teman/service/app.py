@@ -27,6 +27,7 @@ from sanic.request import Request
 from teman.cases.alerts import watch_from_env
 from teman.config import Settings
 from teman.decision import get_assistant
+from teman.infra.logs import configure
 from teman.privacy.trackers import expire
 from teman.service.admin import add_admin_routes
 from teman.service.batching import BatchEncoder
@@ -124,6 +125,6 @@ def main() -> None:
     parser.add_argument("--host", default=os.environ.get("SANIC_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure("INFO", "%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_service(os.environ.get("TEMAN_SERVICE_TOKEN") or None)
     app.run(host=args.host, port=args.port, workers=1, access_log=False, legacy=True)

@@ -282,8 +282,8 @@ async def test_slash_text_is_not_a_choice_even_after_buttons(tw: TW) -> None:
 async def test_choices_are_keyed_by_sender_id(tw: TW) -> None:
     await tw.post(form("tiga tombol"))
     await tw.api.wait_for(1)
-    assert tw.channel.choices.get(tw.sid) == [b["payload"] for b in THREE_BUTTONS]
-    assert tw.channel.choices.get(USER) is None
+    assert await tw.channel.choices.get(tw.sid) == [b["payload"] for b in THREE_BUTTONS]
+    assert await tw.channel.choices.get(USER) is None
 
 
 async def test_proactive_send_uses_encrypted_mapping(tw: TW, fake_api: FakeGraphAPI) -> None:
@@ -304,7 +304,7 @@ async def test_proactive_send_to_unknown_or_raw_id_is_dropped(tw: TW) -> None:
         await out.send_text_with_buttons(recipient, "pilih", THREE_BUTTONS)
     await asyncio.sleep(0.05)
     assert tw.api.requests == []
-    assert len(tw.channel.choices) == 0
+    assert len(tw.channel.state) == 0
 
 
 async def test_twilio_sender_id_refused_by_rest(fake_api: FakeGraphAPI, bot: FakeBot,

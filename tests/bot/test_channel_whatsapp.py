@@ -402,7 +402,7 @@ async def test_six_buttons_become_list(wa: WA) -> None:
 
 async def test_more_than_ten_buttons_truncated(wa: WA) -> None:
     out = wa.channel.get_output_channel(bound=(wa.sid, PHONE))
-    wa.channel.window.record_inbound(wa.sid)
+    await wa.channel.window.record_inbound(wa.sid)
     buttons = [{"title": f"Opsi {i}", "payload": f"opsi {i}"} for i in range(15)]
     await out.send_text_with_buttons(wa.sid, "Pilih", buttons)
     (sent,) = await wa.api.wait_for(1)
@@ -473,7 +473,7 @@ async def test_no_phone_number_or_text_in_logs(wa: WA, caplog: pytest.LogCapture
 async def test_template_used_outside_24h_window(wa: WA) -> None:
     await wa.channel.identity.remember(wa.sid, PHONE)
     out = wa.channel.get_output_channel()  # as for trigger_intent: no bound number
-    wa.channel.window.record_inbound(wa.sid, at=time.time() - 25 * 3600)
+    await wa.channel.window.record_inbound(wa.sid, at=time.time() - 25 * 3600)
     await out.send_response(wa.sid, {"text": "Halo lagi, ini tindak lanjut dari SI-SAGA."})
     await out.send_response(wa.sid, {"text": "Pesan kedua"})
     (sent,) = await wa.api.wait_for(1)
@@ -492,7 +492,7 @@ async def test_template_used_outside_24h_window(wa: WA) -> None:
 async def test_free_text_inside_window(wa: WA) -> None:
     await wa.channel.identity.remember(wa.sid, PHONE)
     out = wa.channel.get_output_channel()
-    wa.channel.window.record_inbound(wa.sid, at=time.time() - 23 * 3600)
+    await wa.channel.window.record_inbound(wa.sid, at=time.time() - 23 * 3600)
     await out.send_response(wa.sid, {"text": "Masih dalam 24 jam"})
     (sent,) = await wa.api.wait_for(1)
     assert sent.json["type"] == "text" and sent.json["to"] == PHONE
@@ -536,7 +536,7 @@ async def test_proactive_send_uses_encrypted_mapping(wa: WA, bot: FakeBot,
     # A later process (restart: empty memory) sends through Rasa's output channel, as for
     # POST /conversations/<sid>/trigger_intent?output_channel=whatsapp.
     fresh = make_channel(fake_api.url, wa.db_path)
-    fresh.window.record_inbound(sid)
+    await fresh.window.record_inbound(sid)
     await fresh.get_output_channel().send_response(sid, {"text": "Tindak lanjut"})
     sent = await wa.api.wait_for(2)
     assert sent[-1].json["to"] == PHONE
@@ -547,7 +547,7 @@ async def test_proactive_send_to_unknown_or_raw_id_is_dropped(wa: WA) -> None:
     out = wa.channel.get_output_channel()
     unknown = wa.channel.identity.sender_id("6289999999999")
     for recipient in (unknown, PHONE, "tw:" + "0" * 32, "demo-abc"):
-        wa.channel.window.record_inbound(recipient)
+        await wa.channel.window.record_inbound(recipient)
         await out.send_text_message(recipient, "halo")
     await asyncio.sleep(0.05)
     assert wa.api.requests == []

@@ -1,7 +1,10 @@
 """HTTP load against a running Rasa server's REST channel (loopback only), bounded in count.
 
 `python -m tools.evaluation.load --url URL --messages 300 --concurrency 8 --pids 123,456`
-Prints messages per second, latency p50/p95 and the resident memory of the given processes.
+Prints messages per second, latency p50/p95/max, errors and the resident memory of the
+given processes. `--conversations 200 --turns 10` instead runs 200 conversations at once,
+each sending 10 messages one after the other (production mode: `--url https://127.0.0.1:
+8080 --cafile cert`).
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import ssl
 import statistics
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -78,6 +83,35 @@ async def run(url: str, count: int, concurrency: int) -> tuple[float, list[float
         return time.perf_counter() - start, latencies, errors
 
 
+async def conversations(url: str, count: int, turns: int, ssl_context: Any
+                        ) -> tuple[float, list[float], int]:
+    """`count` conversations at once, each `turns` messages in sequence."""
+    latencies: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=count, ssl=ssl_context)
+    timeout = aiohttp.ClientTimeout(total=300)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+
+        async def conversation(c: int) -> None:
+            nonlocal errors
+            sender = f"load-{uuid.uuid4().hex[:10]}"
+            for t in range(turns):
+                body = {"sender": sender, "message": MESSAGES[(c + t) % len(MESSAGES)]}
+                start = time.perf_counter()
+                try:
+                    async with session.post(f"{url}/webhooks/rest/webhook", json=body) as r:
+                        await r.read()
+                        if r.status != 200:
+                            errors += 1
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    errors += 1
+                latencies.append((time.perf_counter() - start) * 1000)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(conversation(c) for c in range(count)))
+        return time.perf_counter() - start, latencies, errors
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True)
@@ -86,11 +120,23 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--pids", default="")
     parser.add_argument("--json-out", type=Path, help="append the figures under --label")
+    parser.add_argument("--conversations", type=int, default=0)
+    parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--cafile", default=None, help="trust this certificate (https)")
     args = parser.parse_args()
-    if not args.url.startswith(("http://127.", "http://localhost")):
+    if not args.url.startswith(("http://127.", "http://localhost", "https://127.",
+                                "https://localhost")):
         raise SystemExit("load tests only target this machine (loopback)")
-    asyncio.run(run(args.url, 16, 4))  # warm-up
-    seconds, latencies, errors = asyncio.run(run(args.url, args.messages, args.concurrency))
+    context = ssl.create_default_context(cafile=args.cafile) if args.cafile else None
+    if args.conversations:
+        asyncio.run(conversations(args.url, 8, 2, context))  # warm-up
+        seconds, latencies, errors = asyncio.run(
+            conversations(args.url, args.conversations, args.turns, context))
+        args.messages = args.conversations * args.turns
+    else:
+        asyncio.run(run(args.url, 16, 4))  # warm-up
+        seconds, latencies, errors = asyncio.run(run(args.url, args.messages,
+                                                     args.concurrency))
     ordered = sorted(latencies)
     p95 = ordered[int(0.95 * (len(ordered) - 1))]
     pids = [int(p) for p in args.pids.split(",") if p]
@@ -98,13 +144,16 @@ def main() -> None:
         "msg_per_s": args.messages / seconds,
         "p50_ms": statistics.median(ordered),
         "p95_ms": p95,
+        "max_ms": ordered[-1],
         "errors": errors,
+        "messages": args.messages,
         "rss_mb": rss_mb(pids),
     }
     print(
         f"  {args.label:28s} {figures['msg_per_s']:6.1f} msg/s  "
         f"p50 {figures['p50_ms']:6.0f} ms  p95 {figures['p95_ms']:6.0f} ms  "
-        f"errors {errors}  RSS {figures['rss_mb']:6.0f} MB"
+        f"max {figures['max_ms']:6.0f} ms  errors {errors}/{args.messages}  "
+        f"RSS {figures['rss_mb']:6.0f} MB"
     )
     if args.json_out:
         data = json.loads(args.json_out.read_text()) if args.json_out.exists() else {}
