@@ -102,6 +102,7 @@ nginx -t -q -p "$RUN_DIR/" -c "$RUN_DIR/nginx.conf"
 # -- processes ------------------------------------------------------------------------
 declare -A pid_of=()
 names=(service forwarder)
+[ -n "${RABBITMQ_URL:-}" ] && names+=(analytics)
 for i in $(seq 0 $((REPLICAS - 1))); do names+=("rasa$i"); done
 names+=(nginx)
 
@@ -112,6 +113,8 @@ start() {
             "$ACTIONS_PY" -m teman.service --host 127.0.0.1 --port "$ACTION_PORT" >>"$log" 2>&1 & ;;
         forwarder)
             "$ACTIONS_PY" -m teman.cases.forwarder >>"$log" 2>&1 & ;;
+        analytics)  # aggregate counts only, from Rasa's event broker (RABBITMQ_URL)
+            "$ACTIONS_PY" -m teman.analytics.consumer >>"$log" 2>&1 & ;;
         rasa*)
             local i="${name#rasa}"
             TEMAN_REPLICA_INDEX="$i" "$RASA_BIN" run --model models/current.tar.gz \
