@@ -57,7 +57,7 @@ lint: setup
 	@$(ACTIONS_PY) -m ruff check actions bot teman tools tests scripts
 
 validate: setup
-	@$(ACTIONS_PY) -m tools.check_knowledge
+	@$(ACTIONS_PY) -m tools.kb validate --fast
 	@cd $(CURDIR) && $(RASA_BIN) data validate --config config.yml --domain bot/domain.yml \
 		--data bot/data --quiet
 

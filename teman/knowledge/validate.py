@@ -378,7 +378,8 @@ def check_common_aliases(ctx: Context) -> Iterator[Issue]:
         if not hasattr(mapping, "lc"):
             continue
         for key in mapping:
-            if str(key).strip().lower() in words:
+            kept_as_typed = str(mapping[key]).strip().lower() == str(key).strip().lower()
+            if str(key).strip().lower() in words and not kept_as_typed:
                 yield Issue(ERROR, "common-alias",
                             f"kata '{key}' di {file_name} juga kata sehari-hari; mengubahnya "
                             f"menjadi '{mapping[key]}' salah arti pada pesan biasa",

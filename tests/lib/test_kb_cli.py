@@ -190,6 +190,12 @@ def test_aliases_and_lexicon_keys_that_are_everyday_words(kb: Path) -> None:
     assert all(i.level == ERROR for i in _issues(kb) if i.code == "common-alias")
 
 
+def test_an_everyday_word_kept_as_typed_is_allowed(kb: Path) -> None:
+    # Mapping a word to itself stops the general slang table from rewriting it: no error.
+    _edit(kb / "lexicon.yml", "  ga: tidak\n", "  ga: tidak\n  ko: ko\n")
+    assert [i for i in _issues(kb) if i.code == "common-alias"] == []
+
+
 def test_confusable_questions_name_both_entries(kb: Path) -> None:
     _edit(kb / "entries" / "kur.yml", "      - harus gadai rumah buat kur?",
           "      - bunga pinjaman kur penempatan brp ya")
