@@ -24,6 +24,10 @@ OWN_SETS = sorted((ROOT / "tests" / "eval_sets").glob("*.yml"))
 # that repeated eval texts were rewritten (answers 0.90, safe_sensitive 0.91): the earlier
 # 0.96 was inflated by those leaks. Risk keeps its own rule: every report handed off.
 FLOORS = {"answers": 0.87, "safe_sensitive": 0.88}
+# The multi-turn and abroad sets were first measured at 22/34 (0.647) and 13/29 (0.448) on
+# 2026-11-24 (evalsets branch on main 81a5466): floors at those figures guard against regression
+# until the bot improves; raise them with each measured gain.
+FLOORS.update({"multiturn": 0.64, "abroad": 0.44})
 
 
 def sender() -> str:
