@@ -55,6 +55,8 @@ fi
 # post parse results or run actions.
 TEMAN_SERVICE_TOKEN="$("$ACTIONS_PY" -c 'import secrets; print(secrets.token_hex(16))')"
 export TEMAN_SERVICE_TOKEN
+# The channels post photos to the service's OCR endpoint (bot/channels/media.py).
+export TEMAN_SERVICE_URL="http://127.0.0.1:$ACTION_PORT"
 endpoints="$RUN_DIR/endpoints.yml"
 "$ACTIONS_PY" -m tools.write_endpoints "$endpoints" \
     --service-url "http://127.0.0.1:$ACTION_PORT" --token "$TEMAN_SERVICE_TOKEN"

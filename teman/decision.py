@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -120,7 +120,8 @@ class Assistant:
             index.encoder,
         )
         self.entries = index.kb.by_id()
-        self.offers = OfferDetector.from_knowledge(settings.knowledge_dir)
+        self.offers = OfferDetector.from_knowledge(
+            settings.knowledge_dir, lambda text: self.normalizer(text).text)
         dialogue = index.kb.dialogue
         self.consent = dialogue.consent if dialogue else None
 
@@ -169,12 +170,16 @@ class Assistant:
         kb_similarity = max((h.dense for h in kb_hits), default=0.0)
         risk = self.detector.assess(norm, vector, kb_similarity)
         base: dict[str, Any] = {"truncated": truncated, "risk": risk}
+        offer = self.offers.check(text)
+        if risk.is_risk and offer.is_offer and not offer.person:
+            # A pasted advert with nobody in it: its red flags, ending with the hotline.
+            base["risk"] = replace(risk, is_risk=False, concern=True)
+            return Decision(CHECK_OFFER, offer=offer, hits=kb_hits, **base)
         if risk.is_risk:
             return Decision(REPORT, **base)
         act = consent_act(norm.tokens, self.consent) if self.consent else None
         if act is not None:
             return Decision(act, **base)
-        offer = self.offers.check(text)
         if offer.is_offer:
             # A pasted or described job offer: its own red flags, not a general entry.
             return Decision(CHECK_OFFER, offer=offer, hits=kb_hits, **base)

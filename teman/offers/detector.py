@@ -9,6 +9,7 @@ salary against the pay table (`special: salary`) and an age limit under 18
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ AGE = re.compile(
     r"|(\d{1,2})\s*(?:tahun|thn|th)\s*(?:ke\s*atas|keatas|\+)"
 )
 ADULT_AGE = 18
+PERSON_CONCEPT = "person_in_it"
 COMPANY_STOP = {"membuka", "menerima", "buka", "butuh", "mencari", "untuk", "dengan", "yang",
                 "resmi", "merekrut", "rekrut", "dibutuhkan", "segera", "di", "ke", "gaji",
                 "lowongan", "info", "hub", "hubungi", "wa", "berizin", "bagian", "sebagai"}
@@ -52,6 +54,8 @@ class OfferCheck:
     job: str | None = None
     salary_rupiah: float | None = None
     company: str | None = None
+    #: a particular person is in it (concept `person_in_it`), not just an advert
+    person: bool = False
 
     @property
     def flag_ids(self) -> list[str]:
@@ -90,8 +94,13 @@ def _number(text: str) -> float | None:
 
 
 class OfferDetector:
-    def __init__(self, rules: OfferRules) -> None:
+    """`normalize` (optional): the project's normaliser as text -> text; the concepts are
+    then also matched on the normalised words, so slang and Kupang Malay ("sonde usah")
+    read like standard Indonesian."""
+
+    def __init__(self, rules: OfferRules, normalize: Callable[[str], str] | None = None) -> None:
         self.rules = rules
+        self.normalize = normalize
         aliases = sorted(
             ((a, c.code) for c in rules.currencies.values() for a in c.aliases),
             key=lambda x: -len(x[0]),
@@ -109,8 +118,10 @@ class OfferDetector:
         )
 
     @classmethod
-    def from_knowledge(cls, knowledge_dir: Path) -> OfferDetector:
-        return cls(OfferRules.load(knowledge_dir))
+    def from_knowledge(
+        cls, knowledge_dir: Path, normalize: Callable[[str], str] | None = None
+    ) -> OfferDetector:
+        return cls(OfferRules.load(knowledge_dir), normalize)
 
     # ---------------------------------------------------------------- helpers
     def _first(self, named: list[Named], text: str) -> Named | None:
@@ -171,10 +182,8 @@ class OfferDetector:
 
     def _salary_hit(self, salary: Salary, country: Named | None, job: str) -> FlagHit | None:
         factor = self.rules.far_above_factor
-        if country is not None:
-            row = self._row(country.id, job)
-            if row is None or row.minimum is None:
-                return None
+        row = self._row(country.id, job) if country is not None else None
+        if country is not None and row is not None and row.minimum is not None:
             monthly = self._monthly_rupiah(row)
             if salary.rupiah <= factor * monthly:
                 return None
@@ -189,8 +198,11 @@ class OfferDetector:
                    if r.minimum is not None and (job in r.jobs or "general" in r.jobs)]
         if not figures or salary.rupiah <= factor * max(figures):
             return None
-        detail = (f"Sekitar {_format_rupiah(salary.rupiah)} sebulan: lebih dari "
-                  f"{factor:g} kali gaji minimum di semua negara tujuan yang kami catat.")
+        where = f"Untuk {country.label} tidak ada angka gaji resmi di catatan kami. " \
+            if country is not None else ""
+        times = f"{factor:g}".replace(".", ",")
+        detail = (f"{where}Tawaran ini sekitar {_format_rupiah(salary.rupiah)} sebulan: lebih "
+                  f"dari {times} kali gaji minimum tertinggi di negara tujuan yang kami catat.")
         return FlagHit("salary_too_high", salary.evidence, detail)
 
     def _age_hit(self, text: str) -> FlagHit | None:
@@ -229,6 +241,11 @@ class OfferDetector:
         if not text:
             return OfferCheck(False)
         found = {name: c.find(text) for name, c in self.rules.concepts.items()}
+        if self.normalize is not None:
+            normalised = self.normalize(text)
+            for name, concept in self.rules.concepts.items():
+                if not found[name]:
+                    found[name] = concept.find(normalised)
         country = self._first(self.rules.countries, text)
         job_named = self._first(self.rules.jobs, text)
         job = job_named.id if job_named else "general"
@@ -270,4 +287,5 @@ class OfferDetector:
             job=job_named.id if job_named else None,
             salary_rupiah=salary.rupiah if salary else None,
             company=self._company(original),
+            person=bool(found.get(PERSON_CONCEPT)),
         )
