@@ -30,9 +30,12 @@ AGE = re.compile(
     r"(?:(?:-|–|s/d|sd|sampai|hingga|to)\s*(\d{1,2}))?\s*(?:tahun|thn|th|tahun)?"
     r"|(?:minimal|min\.?)\s*(?:usia|umur)?\s*(\d{1,2})\s*(?:tahun|thn|th)"
     r"|(\d{1,2})\s*(?:tahun|thn|th)\s*(?:ke\s*atas|keatas|\+)"
+    r"|(\d{1,2})\s*(?:-|–|s/d|sampai|hingga)\s*(\d{1,2})\s*(?:tahun|thn|th)\b"
 )
 ADULT_AGE = 18
 PERSON_CONCEPT = "person_in_it"
+FIRST_PERSON = "first_person"
+ADVERT_VOICE = "advert_voice"
 COMPANY_STOP = {"membuka", "menerima", "buka", "butuh", "mencari", "untuk", "dengan", "yang",
                 "resmi", "merekrut", "rekrut", "dibutuhkan", "segera", "di", "ke", "gaji",
                 "lowongan", "info", "hub", "hubungi", "wa", "berizin", "bagian", "sebagai"}
@@ -66,6 +69,7 @@ class OfferCheck:
 class Salary:
     rupiah: float
     evidence: str
+    currency: str = "IDR"
 
 
 def _format_rupiah(value: float) -> str:
@@ -132,6 +136,9 @@ class OfferDetector:
                 best = (m.start(), item)
         return best[1] if best else None
 
+    def _currency(self, m: re.Match[str]) -> str | None:
+        return self._currency_of.get((m.group("pre") or m.group("post") or "").strip())
+
     def _to_rupiah(self, m: re.Match[str]) -> float | None:
         if any(PHONE.fullmatch(n) for n in (m.group("n1"), m.group("n2") or "")):
             return None
@@ -166,7 +173,8 @@ class OfferDetector:
                     continue
                 rupiah = self._to_rupiah(m)
                 if rupiah is not None and (best is None or rupiah > best.rupiah):
-                    best = Salary(rupiah, text[a.start() : a.end() + m.end()].strip())
+                    best = Salary(rupiah, text[a.start() : a.end() + m.end()].strip(),
+                                  self._currency(m) or "IDR")
                     break
         return best
 
@@ -253,6 +261,9 @@ class OfferDetector:
         if country is not None and "destination_word" not in signals:
             signals.append("destination_word")
         salary = self.salary(text)
+        if salary is not None:
+            by_currency = self.rules.currencies[salary.currency].country
+            country = next((c for c in self.rules.countries if c.id == by_currency), country)
         if salary is not None and "salary_word" not in signals:
             signals.append("salary_word")
         present = {name for name, matches in found.items() if matches}
@@ -287,5 +298,6 @@ class OfferDetector:
             job=job_named.id if job_named else None,
             salary_rupiah=salary.rupiah if salary else None,
             company=self._company(original),
-            person=bool(found.get(PERSON_CONCEPT)),
+            person=bool(found.get(PERSON_CONCEPT)) or (
+                bool(found.get(FIRST_PERSON)) and not found.get(ADVERT_VOICE)),
         )

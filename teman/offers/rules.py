@@ -36,12 +36,19 @@ def clean(text: str) -> str:
     return BLANK_LINES.sub("\n", SPACES.sub(" ", text)).strip()
 
 
-def phrase_regex(phrase: str) -> str:
-    """A plain phrase as a whole-word regex; a space matches any run of spaces or dashes."""
-    words = [re.escape(w) for w in clean(phrase).replace("-", " ").split()]
+def phrase_regex(phrase: str, synonyms: dict[str, list[str]] | None = None) -> str:
+    """A plain phrase as a whole-word regex; a space matches any run of spaces or dashes;
+    a word with `synonyms` (flags.yml) matches any of its spellings."""
+    words = clean(phrase).replace("-", " ").split()
     if not words:
         return "(?!)"
-    body = r"[\s\-]+".join(words)
+    synonyms = synonyms or {}
+    parts = []
+    for word in words:
+        variants = [word, *synonyms.get(word, ())]
+        parts.append("(?:" + "|".join(re.escape(v) for v in variants) + ")"
+                     if len(variants) > 1 else re.escape(word))
+    body = r"[\s\-]+".join(parts)
     return rf"(?<![\w$¥]){body}(?![\w])"
 
 
@@ -51,6 +58,7 @@ class Concept:
     regex: re.Pattern[str] | None
     not_after: re.Pattern[str] | None = None
     not_window: int = 0
+    not_in_sentence: re.Pattern[str] | None = None
 
     def find(self, text: str) -> list[re.Match[str]]:
         if self.regex is None:
@@ -61,8 +69,22 @@ class Concept:
                 before = text[max(0, m.start() - self.not_window) : m.start()]
                 if self.not_after.search(before):
                     continue
+            if self.not_in_sentence is not None and self.not_in_sentence.search(
+                _sentence(text, m.start(), m.end())
+            ):
+                continue
             found.append(m)
         return found
+
+
+SENTENCE_ENDS = ("\n", ". ", "! ", "? ")
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    """The line or sentence around a match."""
+    left = max(text.rfind(d, 0, start) for d in SENTENCE_ENDS)
+    rights = [i for i in (text.find(d, end) for d in SENTENCE_ENDS) if i >= 0]
+    return text[left + 1 : min(rights) if rights else len(text)]
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,7 @@ class Currency:
     code: str
     rupiah: float
     aliases: tuple[str, ...]
+    country: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,7 +196,8 @@ def _strings(value: Any, where: str) -> list[str]:
     return [str(v) for v in value if str(v).strip()]
 
 
-def _concept(name: str, raw: dict[str, Any], where: str) -> Concept:
+def _concept(name: str, raw: dict[str, Any], where: str,
+             synonyms: dict[str, list[str]] | None = None) -> Concept:
     words = _strings(raw.get("words"), f"{where} words")
     patterns = _strings(raw.get("patterns"), f"{where} patterns")
     for p in patterns:
@@ -181,12 +205,17 @@ def _concept(name: str, raw: dict[str, Any], where: str) -> Concept:
             re.compile(p)
         except re.error as error:
             raise OfferRulesError(f"{where}: pattern {p!r} is invalid: {error}") from error
-    regex = _compile([phrase_regex(w) for w in words] + patterns, where)
+    regex = _compile([phrase_regex(w, synonyms) for w in words] + patterns, where)
     blockers = _strings(raw.get("not_after"), f"{where} not_after")
     return Concept(
         name=name,
         regex=regex,
-        not_after=_compile([phrase_regex(w) for w in blockers], f"{where} not_after"),
+        not_after=_compile([phrase_regex(w, synonyms) for w in blockers],
+                           f"{where} not_after"),
+        not_in_sentence=_compile(
+            [phrase_regex(w, synonyms)
+             for w in _strings(raw.get("not_in_sentence"), f"{where} not_in_sentence")],
+            f"{where} not_in_sentence"),
         not_window=int(raw.get("not_window", 15)),
     )
 
@@ -202,12 +231,25 @@ def _sources(raw: Any, where: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _synonyms(raw: Any) -> dict[str, list[str]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise OfferRulesError("flags.yml synonyms: expected word: [spellings]")
+    out: dict[str, list[str]] = {}
+    for word, spellings in raw.items():
+        out[clean(str(word))] = [clean(s) for s in _strings(spellings, f"synonyms '{word}'")]
+    return out
+
+
 def _build(flags_raw: dict[str, Any], pay_raw: dict[str, Any]) -> OfferRules:
+    synonyms = _synonyms(flags_raw.get("synonyms"))
     concepts: dict[str, Concept] = {}
     for name, raw in (flags_raw.get("concepts") or {}).items():
         if not isinstance(raw, dict):
             raise OfferRulesError(f"flags.yml concept '{name}': expected words/patterns")
-        concepts[str(name)] = _concept(str(name), raw, f"flags.yml concept '{name}'")
+        concepts[str(name)] = _concept(str(name), raw, f"flags.yml concept '{name}'",
+                                       synonyms)
     flags: list[Flag] = []
     seen: set[str] = set()
     for i, raw in enumerate(flags_raw.get("flags") or []):
@@ -225,7 +267,7 @@ def _build(flags_raw: dict[str, Any], pay_raw: dict[str, Any]) -> OfferRules:
         special = str(raw.get("special") or "")
         if special and special not in SPECIALS:
             raise OfferRulesError(f"{where}: special must be one of {', '.join(SPECIALS)}")
-        own = _concept(flag_id, raw, where)
+        own = _concept(flag_id, raw, where, synonyms)
         when: list[Alternative] = []
         if own.regex is not None:
             concepts[flag_id] = own
@@ -261,7 +303,8 @@ def _build(flags_raw: dict[str, Any], pay_raw: dict[str, Any]) -> OfferRules:
     pattern = str(flags_raw.get("company_pattern") or "")
     currencies = {
         str(code): Currency(str(code), float(raw["rupiah_per_unit"]),
-                            tuple(clean(str(a)) for a in raw.get("aliases") or ()))
+                            tuple(clean(str(a)) for a in raw.get("aliases") or ()),
+                            str(raw.get("country") or ""))
         for code, raw in (pay_raw.get("currencies") or {}).items()
     }
     jobs = [
