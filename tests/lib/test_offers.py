@@ -62,7 +62,8 @@ def test_each_flag_is_found_with_its_words(detector, text: str, expected: set[st
 
 
 def test_flags_quote_the_words_as_written(detector) -> None:
-    check = detector.check("LOWONGAN ke Malaysia, Tanpa Paspor, gaji RM 2.000, hub WA 0812 0000 3333")
+    check = detector.check(
+        "LOWONGAN ke Malaysia, Tanpa Paspor, gaji RM 2.000, hub WA 0812 0000 3333")
     hit = next(h for h in check.hits if h.flag_id == "irregular_route")
     assert hit.evidence == "Tanpa Paspor"
 
