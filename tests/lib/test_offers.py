@@ -46,7 +46,7 @@ def flags(detector: OfferDetector, text: str) -> list[str]:
         ("Lowongan pabrik Korea, gaji 25 juta, berangkat dalam 5 hari, kantor Jl. Kelapa",
          {"rushed_departure"}),
         ("Ada kerja di Sabah gaji RM 1.800, ikut om Markus saja, tidak perlu lewat PT, "
-         "telepon 0812 0000 2222", {"informal_recruiter"}),
+         "telepon 0812 0000 2222", {"informal_recruiter", "chat_only_contact"}),
         ("Lowongan sawit di Malaysia, gaji RM 1.900, transit di Nunukan dulu baru jalan, "
          "kantor Jl. Anggrek", {"irregular_route"}),
         ("Lowongan ART Singapura, usia 16-35 tahun, gaji S$ 600, kantor Jl. Flamboyan",
