@@ -274,6 +274,10 @@ class OfferDetector:
         concrete = any(set(combo.split("+")) <= present for combo in self.rules.needs_any)
         is_offer = len(signals) >= self.rules.min_signals and (
             concrete or not self.rules.needs_any)
+        if any(found.get(c) for c in self.rules.not_offer) and not (
+            found.get("contact") or salary is not None
+        ):
+            is_offer = False  # a general question about offers
         hits: list[FlagHit] = []
         for flag in self.rules.flags:
             hit: FlagHit | None = None

@@ -142,6 +142,7 @@ class OfferRules:
     max_chars: int
     signals: tuple[str, ...]
     needs_any: tuple[str, ...]
+    not_offer: tuple[str, ...]
     concepts: dict[str, Concept]
     flags: list[Flag]
     texts: dict[str, str]
@@ -299,6 +300,10 @@ def _build(flags_raw: dict[str, Any], pay_raw: dict[str, Any]) -> OfferRules:
     for name in (n for combo in needs_any for n in combo.split("+")):
         if name not in concepts and name not in (SALARY_AMOUNT, COUNTRY):
             raise OfferRulesError(f"flags.yml needs_any: unknown concept '{name}'")
+    not_offer = tuple(_strings(flags_raw.get("not_offer"), "flags.yml not_offer"))
+    for name in not_offer:
+        if name not in concepts:
+            raise OfferRulesError(f"flags.yml not_offer: unknown concept '{name}'")
     company = flags_raw.get("company_check") or {}
     pattern = str(flags_raw.get("company_pattern") or "")
     currencies = {
@@ -327,6 +332,7 @@ def _build(flags_raw: dict[str, Any], pay_raw: dict[str, Any]) -> OfferRules:
         max_chars=int(flags_raw.get("max_chars", 6000)),
         signals=signals,
         needs_any=needs_any,
+        not_offer=not_offer,
         concepts=concepts,
         flags=flags,
         texts={str(k): " ".join(str(v).split()) for k, v in

@@ -109,6 +109,7 @@ def test_negated_fee_and_route_are_no_flags(detector) -> None:
         "gaji di Malaysia berapa, syaratnya apa?",
         "kalau umur 45 masih bisa kerja ke luar negeri?",
         "biaya berangkat kerja ke luar negeri dari mana ya?",
+        "kenapa lowongan kerja di Laos dengan gaji besar itu berbahaya?",
         "",
     ],
 )
