@@ -13,8 +13,8 @@ FILE ?= ../shared/eval/sample.yml
 EVAL_SETS := ../shared/eval/sample.yml $(wildcard tests/eval_sets/*.yml) $(wildcard tests/eval_sets/dev/*.yml)
 
 .PHONY: help setup run test test-unit test-e2e test-stories lint validate index train eval \
-	eval-all eval-sealed bench cases forget analytics report clean kb validate-kb \
-	run-prod test-prod bench-prod fuzz
+	eval-all eval-sealed eval-offers bench cases forget analytics report clean kb \
+	validate-kb run-prod test-prod bench-prod fuzz
 
 help:
 	@echo "make run    - set up, build (when needed) and chat on http://localhost:5005/demo/"
@@ -23,6 +23,7 @@ help:
 	@echo "make eval FILE=cases.yml - run a case file against the running bot (RASA_API_TOKEN)"
 	@echo "make eval-all   - the public sample, tests/eval_sets/*.yml and the dev set"
 	@echo "make eval-sealed - the sealed set, figures only (start and end of a change)"
+	@echo "make eval-offers - offer check on the advert set: per-flag P/R, text vs OCR"
 	@echo "make bench  - decision latency, build times, throughput/memory vs stock Rasa"
 	@echo "make kb ARGS='validate|build|ask|gaps|stale|export|import' - staff: the knowledge base"
 	@echo "make index  - full rebuild of the search index (kb build --full)"
@@ -88,6 +89,11 @@ eval: setup
 eval-all: setup
 	@$(ACTIONS_PY) -m tools.evaluation.loo
 	@$(ACTIONS_PY) -m tools.evaluation.run_cases --url $(RASA_URL) $(EVAL_SETS)
+	@$(MAKE) --no-print-directory eval-offers
+
+# Offer check ("cek lowongan") on the advert set: text path and OCR of rendered screenshots.
+eval-offers: setup
+	@$(ACTIONS_PY) -m tools.evaluation.offers --json-out var/eval/offers.json
 
 eval-sealed: setup
 	@$(ACTIONS_PY) -m tools.evaluation.run_cases --summary --url $(RASA_URL) \

@@ -61,6 +61,8 @@ TEMAN_ADMIN_TOKEN="$("$ACTIONS_PY" -c 'import secrets; print(secrets.token_hex(1
 export TEMAN_ADMIN_TOKEN
 (umask 077 && printf '{"url": "http://127.0.0.1:%s", "token": "%s"}\n' "$ACTION_PORT" \
     "$TEMAN_ADMIN_TOKEN" > "$RUN_DIR/admin.json")
+# The channels post photos to the service's OCR endpoint (bot/channels/media.py).
+export TEMAN_SERVICE_URL="http://127.0.0.1:$ACTION_PORT"
 endpoints="$RUN_DIR/endpoints.yml"
 "$ACTIONS_PY" -m tools.write_endpoints "$endpoints" \
     --service-url "http://127.0.0.1:$ACTION_PORT" --token "$TEMAN_SERVICE_TOKEN"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from teman.knowledge.loader import (
 )
 from teman.nlp.normalize import Normalised
 from teman.nlp.places import PlaceMatcher
+from teman.offers.detector import OfferCheck, OfferDetector
 from teman.retrieval.index import LoadedIndex, load_index
 from teman.retrieval.searcher import Hit, Searcher
 from teman.risk.detector import RiskAssessment, RiskDetector
@@ -42,6 +43,8 @@ COMMAND = re.compile(r"\s*/\w+(\{.*\})?\s*", re.DOTALL)
 
 # Intents Rasa sees (bot/domain.yml).
 ASK, REPORT, OUT_OF_SCOPE = "ask_question", "report_risk", "out_of_scope"
+# A message that is (or contains) a job offer: its red flags travel as entities.
+CHECK_OFFER = "check_offer"
 # What an ask_question decision carries in its `decision` entity.
 EMPTY, ANSWER, PLACE, CLARIFY = "empty", "answer", "place", "clarify"
 
@@ -58,6 +61,7 @@ class Decision:
     hits: list[Hit] = field(default_factory=list)
     truncated: bool = False
     score: float = 0.0
+    offer: OfferCheck | None = None
 
     def entities(self) -> list[dict[str, Any]]:
         out: list[tuple[str, Any]] = []
@@ -76,6 +80,12 @@ class Decision:
             out.append(("hotline", True))
         if self.truncated:
             out.append(("truncated", True))
+        if self.offer is not None:
+            for hit in self.offer.hits:  # most serious first; three parallel lists
+                out += [("offer_flag", hit.flag_id), ("offer_evidence", hit.evidence or "-"),
+                        ("offer_detail", hit.detail or "-")]
+            if self.offer.company:
+                out.append(("offer_company", self.offer.company))
         return [
             {"entity": name, "value": value, "extractor": "teman"} for name, value in out
         ]
@@ -84,7 +94,7 @@ class Decision:
         """Rasa's parse-result format (what `/model/parse` returns)."""
         # Rule-made decisions (a report, a yes/no/skip) are certain; the others carry their
         # search score, so a form can tell "terima kasih" from "teman saya".
-        certain = self.intent in (REPORT, AFFIRM, DENY, SKIP) or self.kind == EMPTY
+        certain = self.intent in (REPORT, AFFIRM, DENY, SKIP, CHECK_OFFER) or self.kind == EMPTY
         confidence = 1.0 if certain else round(min(max(self.score, 0.0), 1.0), 4)
         intent = {"name": self.intent, "confidence": confidence}
         return {
@@ -110,6 +120,8 @@ class Assistant:
             index.encoder,
         )
         self.entries = index.kb.by_id()
+        self.offers = OfferDetector.from_knowledge(
+            settings.knowledge_dir, lambda text: self.normalizer(text).text)
         dialogue = index.kb.dialogue
         self.consent = dialogue.consent if dialogue else None
 
@@ -166,11 +178,19 @@ class Assistant:
         kb_similarity = max((h.dense for h in kb_hits), default=0.0)
         risk = self.detector.assess(norm, vector, kb_similarity)
         base: dict[str, Any] = {"truncated": truncated, "risk": risk}
+        offer = self.offers.check(text)
+        if risk.is_risk and offer.is_offer and not offer.person:
+            # A pasted advert with nobody in it: its red flags, ending with the hotline.
+            base["risk"] = replace(risk, is_risk=False, concern=True)
+            return Decision(CHECK_OFFER, offer=offer, hits=kb_hits, **base)
         if risk.is_risk:
             return Decision(REPORT, **base)
         act = consent_act(norm.tokens, self.consent) if self.consent else None
         if act is not None:
             return Decision(act, **base)
+        if offer.is_offer:
+            # A pasted or described job offer: its own red flags, not a general entry.
+            return Decision(CHECK_OFFER, offer=offer, hits=kb_hits, **base)
         exact = self.searcher.exact.get(norm.text)
         if exact is not None and exact < len(self.index.kb.entries):
             # The words of a button or an entry's own question: that entry, nothing else.

@@ -5,6 +5,11 @@ workshop laptop; the page itself needs the REST channel to be enabled too, as
 ``bot.channels.rest.SafeRestInput`` (it refuses the phone channels' ``wa:``/``tw:``
 sender ids). The page uses random ``demo-<24 hex>`` sender ids; "Mulai ulang" only
 switches to a new id and sends nothing.
+
+``POST /demo/ocr`` takes the raw bytes of a photo or screenshot (at most
+``TEMAN_OCR_MAX_BYTES``), has the decision service read it (bot/channels/media.py) and
+answers ``{"text": ...}`` (the page then sends that text as the user's message, like a
+pasted advert) or ``{"reply": ...}`` (a friendly "no text found"). Nothing is stored.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot.channels.media import TOO_LARGE_REPLY, ImageReader, max_image_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +63,7 @@ class DemoPageInput(InputChannel):
 
     def __init__(self, web_dir: Path = WEB_DIR) -> None:
         self.web_dir = web_dir.resolve()
+        self.images = ImageReader()
 
     def url_prefix(self) -> str:
         # Absolute: rasa's urljoin("/webhooks/", "/demo") yields "/demo".
@@ -98,5 +106,25 @@ class DemoPageInput(InputChannel):
         @bp.route("/<filename:str>", methods=["GET"])
         async def asset(_: Request, filename: str) -> HTTPResponse:
             return self._serve(filename)
+
+        @bp.route("/ocr", methods=["POST"], stream=True)
+        async def ocr(request: Request) -> HTTPResponse:
+            limit = max_image_bytes()
+            data = bytearray()
+            while True:
+                chunk = await request.stream.read()  # type: ignore[union-attr]
+                if chunk is None:
+                    break
+                data += chunk
+                if len(data) > limit:
+                    return response.json({"reply": TOO_LARGE_REPLY}, status=413,
+                                         headers=SECURITY_HEADERS)
+            result = await self.images.read(bytes(data))
+            body = {"text": result.text} if result.text else {"reply": result.reply}
+            return response.json(body, headers=SECURITY_HEADERS)
+
+        @bp.listener("after_server_stop")
+        async def close_reader(*_: Any) -> None:
+            await self.images.close()
 
         return bp

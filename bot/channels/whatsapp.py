@@ -44,6 +44,7 @@ from bot.channels.identity import (
     key_setting,
 )
 from bot.channels.inbound import Inbound, inbound_from_env
+from bot.channels.media import ImageReader
 from bot.channels.shared_state import MemoryState, SharedState, state_from_env
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,10 @@ LIST_DESCRIPTION_LIMIT = 72
 LIST_ROW_ID_LIMIT = 200
 SERVICE_WINDOW_SECONDS = 24 * 3600
 
-UNSUPPORTED_TEXT = "Maaf, aku baru bisa membaca pesan teks. Silakan ketik pertanyaanmu ya 🙂"
+UNSUPPORTED_TEXT = (
+    "Maaf, aku baru bisa membaca pesan teks dan foto/tangkapan layar iklan lowongan. "
+    "Silakan ketik pertanyaanmu ya 🙂"
+)
 CHOOSE_TEXT = "Pilih salah satu ya:"
 LIST_BUTTON_LABEL = "Lihat pilihan"
 
@@ -373,6 +377,7 @@ class WhatsAppInput(InputChannel):
         # Acknowledged messages wait here (RabbitMQ when RABBITMQ_URL is set).
         self.inbound: Inbound = inbound_from_env(self.name(), self.tasks,
                                                  inbound_secret or app_secret)
+        self.images = ImageReader()
 
     def get_output_channel(self, bound: tuple[str, str] | None = None) -> WhatsAppOutput:
         """Output channel; Rasa calls it without ``bound`` for proactive messages."""
@@ -398,6 +403,14 @@ class WhatsAppInput(InputChannel):
             try:
                 out = self.get_output_channel(bound=(user, number))
                 text = extract_text(message)
+                if message.get("type") == "image" and isinstance(message.get("image"), dict):
+                    # A photo or screenshot (of a job advert): its text is the message.
+                    read = await self.images.whatsapp_image(
+                        self.api_url, self.access_token, message["image"])
+                    if read.reply:
+                        await out.send_text_message(user, read.reply)
+                        return
+                    text = read.text
                 if text is None:
                     logger.info("whatsapp: unsupported '%s' message from %s",
                                 message.get("type"), who)
@@ -506,6 +519,7 @@ class WhatsAppInput(InputChannel):
             await self.tasks.drain(timeout=5)
             await self.sender.close()
             await self.state.close()
+            await self.images.close()
             self.identity.map.close()
 
         return bp

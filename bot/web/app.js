@@ -24,6 +24,10 @@
   var projectorToggle = document.getElementById("projector-toggle");
   var scenarioList = document.getElementById("scenario-list");
   var scenarioStatus = document.getElementById("scenario-status");
+  var photoInput = document.getElementById("photo-input");
+  var OCR_URL = "ocr";
+  var PHOTO_PREVIEW_CHARS = 300;
+  var PHOTO_ERROR_TEXT = "Maaf, fotonya belum bisa dibaca sekarang. Coba lagi, atau salin teks iklannya ke sini ya.";
 
   // Every reset bumps the generation: late answers for the old conversation are dropped.
   var generation = 0;
@@ -328,6 +332,40 @@
     function (chip) {
       chip.addEventListener("click", function () { send(chip.textContent.trim()); });
     });
+
+  /* ---------- photo of a job advert ---------- */
+  // The image goes to /demo/ocr (read in memory, not stored); the text read from it is
+  // then sent like a pasted advert, so the same offer check answers.
+  function sendPhoto(file) {
+    var myGeneration = generation;
+    setBusy(1);
+    return fetch(OCR_URL, {
+      method: "POST",
+      headers: { "Content-Type": "application/octet-stream" },
+      body: file
+    }).then(function (resp) {
+      return resp.json();
+    }).then(function (body) {
+      if (myGeneration !== generation) { return; }
+      var text = String((body && body.text) || "").trim();
+      if (text) {
+        var preview = text.length > PHOTO_PREVIEW_CHARS ?
+          text.slice(0, PHOTO_PREVIEW_CHARS) + "…" : text;
+        send(text, "\uD83D\uDCF7 Foto: " + file.name + "\nTeks yang terbaca: " + preview);
+      } else {
+        addBubble("user", "\uD83D\uDCF7 Foto: " + file.name);
+        addBubble("bot", String((body && body.reply) || PHOTO_ERROR_TEXT));
+      }
+    }).catch(function () {
+      if (myGeneration === generation) { addBubble("error", PHOTO_ERROR_TEXT); }
+    }).finally(function () { setBusy(-1); });
+  }
+
+  photoInput.addEventListener("change", function () {
+    var file = photoInput.files && photoInput.files[0];
+    photoInput.value = "";
+    if (file) { sendPhoto(file); }
+  });
 
   projectorToggle.addEventListener("click", function () {
     setProjector(!document.body.classList.contains("projector"));

@@ -406,7 +406,7 @@ VALIDATORS: list[Validator] = [
 ]
 #: checks of other parts of the knowledge folder (e.g. offers): callables, or "module:name"
 #: strings imported when validation runs; see the module docstring
-EXTRA_VALIDATORS: list[ExternalValidator | str] = []
+EXTRA_VALIDATORS: list[ExternalValidator | str] = ["teman.offers.validate:validate"]
 
 
 def _resolve(check: ExternalValidator | str) -> ExternalValidator:

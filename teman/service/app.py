@@ -5,9 +5,13 @@
 * `POST /webhook`, `GET /actions`, `GET /health` — rasa-sdk's action server, unchanged,
   running the thin actions of the `actions` package.
 * `POST /admin/build` — live reload after a knowledge edit (teman/service/admin.py).
+* `POST /ocr` — the raw bytes of a photo or screenshot (from the WhatsApp and demo-page
+  channels); answers `{"text", "has_text", "ms"}`. At most `TEMAN_OCR_MAX_BYTES` (413
+  beyond), 415 for what is not an image; one image is read at a time; nothing is stored.
 
-When `TEMAN_SERVICE_TOKEN` is set, `/model/parse` and `/webhook` need it (Rasa sends an
-endpoint's `token`: in the body for the NLU, as `?token=` for actions).
+When `TEMAN_SERVICE_TOKEN` is set, `/model/parse`, `/webhook` and `/ocr` need it (Rasa
+sends an endpoint's `token`: in the body for the NLU, as `?token=` for actions; the
+channels send `Authorization: Bearer <token>` with an image).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 ACTIONS_PACKAGE = "actions"
 MAX_TEXT_CHARS = 20_000
+MAX_IMAGE_BYTES = int(os.environ.get("TEMAN_OCR_MAX_BYTES", str(8 * 1024 * 1024)))
 
 
 def _token_ok(expected: str | None, given: Any) -> bool:
@@ -97,6 +102,34 @@ def create_service(token: str | None = None, warm: bool = True) -> Sanic:
     batcher = BatchEncoder()
     app.add_route(parse, "/model/parse", methods=["POST"])
     add_admin_routes(app, os.environ.get("TEMAN_ADMIN_TOKEN") or None)
+    ocr_slot = asyncio.Semaphore(1)  # two cores: one image at a time, the chat stays fast
+
+    async def ocr(request: Request) -> response.HTTPResponse:
+        bearer = (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        if not _token_ok(token, bearer):
+            return response.json({"error": "token required"}, status=401)
+        data = bytearray()
+        while True:
+            chunk = await request.stream.read()  # type: ignore[union-attr]
+            if chunk is None:
+                break
+            data += chunk
+            if len(data) > MAX_IMAGE_BYTES:
+                return response.json({"error": "image too large"}, status=413)
+        if not data:
+            return response.json({"error": "empty body"}, status=400)
+        from teman.ocr import UnreadableImage, read_text
+
+        async with ocr_slot:
+            try:
+                result = await asyncio.to_thread(read_text, bytes(data))
+            except UnreadableImage:
+                return response.json({"error": "not an image"}, status=415)
+        logger.info("ocr: %d characters in %.0f ms", len(result.text), result.seconds * 1000)
+        return response.json({"text": result.text, "has_text": result.has_text,
+                              "ms": round(result.seconds * 1000)})
+
+    app.add_route(ocr, "/ocr", methods=["POST"], stream=True)
 
     @app.before_server_stop
     async def stop_batcher(*_: Any) -> None:

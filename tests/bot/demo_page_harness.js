@@ -47,7 +47,7 @@ class Node {
 }
 
 const ids = ["chat-log", "message-form", "message-input", "send-button", "typing-indicator",
-  "reset-button", "projector-toggle", "scenario-list", "scenario-status"];
+  "reset-button", "projector-toggle", "scenario-list", "scenario-status", "photo-input"];
 const elements = {};
 ids.forEach((id) => { elements[id] = new Node(id); });
 const chip = new Node("button", "Nomor SI-SAGA");

@@ -19,6 +19,7 @@ import pytest
 from bot.channels.common import ChannelConfigError, split_text
 from bot.channels.http_retry import RetryPolicy
 from bot.channels.identity import HASH_HEX_CHARS, WHATSAPP_PREFIX
+from bot.channels.media import FAILED_REPLY
 from bot.channels.pseudonym import ID_CONTEXT, channel_numbers, derive, sender_id_for
 from bot.channels.rest import SafeRestInput
 from bot.channels.whatsapp import UNSUPPORTED_TEXT, WhatsAppInput
@@ -330,7 +331,6 @@ async def test_status_events_ignored(wa: WA) -> None:
 
 
 @pytest.mark.parametrize("kind, content", [
-    ("image", {"id": "MEDIA1", "mime_type": "image/jpeg"}),
     ("audio", {"id": "MEDIA2", "voice": True}),
     ("sticker", {"id": "MEDIA3"}),
     ("location", {"latitude": -10.17, "longitude": 123.6}),
@@ -345,6 +345,25 @@ async def test_unsupported_media_gets_friendly_text(wa: WA, kind: str,
     await wa.settle()
     assert wa.bot.received == []
     assert sent[0].json["text"]["body"] == UNSUPPORTED_TEXT
+
+
+async def test_image_that_cannot_be_downloaded_gets_a_friendly_reply(wa: WA) -> None:
+    """Meta does not know the media id (404): the user is told, nothing reaches Rasa."""
+    message = {"from": PHONE, "id": "wamid.img404", "timestamp": NOW, "type": "image",
+               "image": {"id": "NO-SUCH-MEDIA", "mime_type": "image/jpeg"}}
+    assert (await wa.post(webhook_payload(message))).status == 200
+    sent = await wa.api.wait_for(1)
+    await wa.settle()
+    assert wa.bot.received == []
+    assert sent[0].json["text"]["body"] == FAILED_REPLY
+
+
+async def test_image_caption_is_read_when_the_image_cannot_be(wa: WA) -> None:
+    message = {"from": PHONE, "id": "wamid.imgcap", "timestamp": NOW, "type": "image",
+               "image": {"id": "NO-SUCH-MEDIA", "caption": "lowongan ini asli?"}}
+    assert (await wa.post(webhook_payload(message))).status == 200
+    await wa.settle()
+    assert [m.text for m in wa.bot.received] == ["lowongan ini asli?"]
 
 
 async def test_other_phone_number_id_ignored(wa: WA) -> None:

@@ -3,6 +3,10 @@
 Runs a real aiohttp server on 127.0.0.1:<free port> so the channels' real HTTP
 client code, retries and headers are exercised. Failures can be scripted:
 ``fail_next(n)`` -> n x HTTP 500, ``rate_limit_next(n, retry_after)`` -> n x 429.
+
+Media like Meta's: ``add_media(id, bytes, mime)``; ``GET /{media-id}`` (with the access
+token) answers the media's URL on a SEPARATE fake media host (another port, as Meta
+serves media from lookaside.fbsbx.com), which also wants the access token.
 """
 
 from __future__ import annotations
@@ -41,6 +45,13 @@ class FakeGraphAPI:
         self._runner: web.AppRunner | None = None
         self._changed = asyncio.Event()
         self.port = 0
+        self.media: dict[str, tuple[bytes, str]] = {}
+        self.media_downloads: list[str] = []
+        self._media_runner: web.AppRunner | None = None
+        self.media_port = 0
+
+    def add_media(self, media_id: str, data: bytes, mime_type: str = "image/png") -> None:
+        self.media[media_id] = (data, mime_type)
 
     # -- scripting -----------------------------------------------------------------
     def fail_next(self, n: int, status: int = 500) -> None:
@@ -82,6 +93,33 @@ class FakeGraphAPI:
         except ValueError:
             payload = None
         return self._answer(request, json_body=payload, phone_id=request.match_info["phone_id"])
+
+    def _authorised(self, request: web.Request) -> bool:
+        auth = request.headers.get("Authorization", "")
+        return not self.access_token or auth == f"Bearer {self.access_token}"
+
+    async def _media_info(self, request: web.Request) -> web.Response:
+        media_id = request.match_info["media_id"]
+        if not self._authorised(request):
+            return web.json_response({"error": {"code": 190, "type": "OAuthException"}},
+                                     status=401)
+        if media_id not in self.media:
+            return web.json_response({"error": {"code": 100, "type": "GraphMethodException"}},
+                                     status=404)
+        data, mime = self.media[media_id]
+        return web.json_response({
+            "messaging_product": "whatsapp", "id": media_id, "mime_type": mime,
+            "file_size": len(data), "sha256": "fake",
+            "url": f"http://127.0.0.1:{self.media_port}/v/t62/{media_id}?ext=fake",
+        })
+
+    async def _media_download(self, request: web.Request) -> web.Response:
+        media_id = request.match_info["media_id"]
+        if not self._authorised(request) or media_id not in self.media:
+            return web.Response(status=404)
+        self.media_downloads.append(media_id)
+        data, mime = self.media[media_id]
+        return web.Response(body=data, content_type=mime)
 
     async def _twilio(self, request: web.Request) -> web.Response:
         form = {k: str(v) for k, v in (await request.post()).items()}
@@ -143,17 +181,28 @@ class FakeGraphAPI:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._twilio)
         app.router.add_post("/{phone_id}/messages", self._graph)
+        app.router.add_get("/{media_id}", self._media_info)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        media = web.Application()
+        media.router.add_get("/v/t62/{media_id}", self._media_download)
+        self._media_runner = web.AppRunner(media, access_log=None)
+        await self._media_runner.setup()
+        media_site = web.TCPSite(self._media_runner, "127.0.0.1", 0)
+        await media_site.start()
+        self.media_port = media_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._media_runner is not None:
+            await self._media_runner.cleanup()
+            self._media_runner = None
 
     async def __aenter__(self) -> FakeGraphAPI:
         return await self.start()

@@ -30,6 +30,9 @@ class ThreadedFakeGraph:
     def url(self) -> str:
         return self.api.url
 
+    def add_media(self, media_id: str, data: bytes, mime_type: str = "image/png") -> None:
+        self.api.add_media(media_id, data, mime_type)
+
     def delivered(self) -> list[RecordedRequest]:
         return list(self.api.delivered)
 

@@ -10,6 +10,7 @@ import random
 import statistics
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import faiss
 import numpy as np
@@ -107,6 +108,41 @@ def main() -> None:
         f"  synthetic ({args.synthetic} entries, {len(big.docs.texts)} phrasings): "
         f"build {build_seconds:.1f} s, p50 {p50:.1f} ms, p95 {p95:.1f} ms"
     )
+    ocr_latency()
+
+
+def ocr_latency(folder: Path = Path("var/adverts"), limit: int = 20) -> None:
+    """OCR time per image (photo or screenshot of an advert), on the rendered eval
+    screenshots when `make eval-offers` made them, else on a generated picture."""
+    from teman.ocr import read_text
+
+    images = sorted(folder.glob("*.png"))[:limit] if folder.is_dir() else []
+    label = f"{len(images)} advert screenshots in {folder}"
+    if not images:
+        images = [_text_picture()]
+        label = "a generated 820 px advert picture (run `make eval-offers` for real ones)"
+    samples = []
+    for image in images:
+        data = image.read_bytes() if isinstance(image, Path) else image
+        samples.append(read_text(data).seconds * 1000)
+    p50, p95 = _percentiles(samples)
+    print(f"  OCR per image ({label}): p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+
+
+def _text_picture() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 28)
+    lines = [f"Baris iklan lowongan kerja nomor {i}: gaji, syarat, kontak" for i in range(20)]
+    image = Image.new("RGB", (820, 60 + 44 * len(lines)), "white")
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((30, 30 + 44 * i), line, fill="black", font=font)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 if __name__ == "__main__":
