@@ -30,7 +30,8 @@ def validate(knowledge_dir: Path) -> list[str]:
     problems: list[str] = []
     ids = {f.id for f in rules.flags}
     for missing in (i for i in REQUIRED_FLAGS if i not in ids):
-        problems.append(f"offers/{FLAGS_FILE}: tanda bahaya '{missing}' tidak ada (id-nya tetap, jangan dihapus)")
+        problems.append(f"offers/{FLAGS_FILE}: tanda bahaya '{missing}' tidak ada "
+                        "(id-nya tetap, jangan dihapus)")
     for flag in rules.flags:
         if len(flag.why) > MAX_WHY_CHARS:
             problems.append(f"offers/{FLAGS_FILE} tanda '{flag.id}': 'why' {len(flag.why)} "
