@@ -59,3 +59,4 @@ def validate(knowledge_dir: Path) -> list[str]:
                 problems.append(f"offers/salaries.yml negara '{country}': sumber "
                                 f"'{row.source[0]}' perlu tanggal")
     return problems
+

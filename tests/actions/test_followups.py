@@ -68,7 +68,7 @@ WHERE_TO_REGISTER = "mau urus berkas kerja luar negeri, kantornya di mana ya"
 
 
 async def test_a_short_follow_up_is_read_with_the_topic(chat) -> None:
-    follow_up = "kalau mau ajukan, bawa berkas apa?"
+    follow_up = "kalau mau urus, bawa berkas apa?"
     alone = await Conversation(chat.make_tracker, chat.dispatcher_class).say(follow_up)
     assert topic_of(answered(alone)) != "kur"  # on its own: some other documents
     await chat.say(LOAN)

@@ -190,6 +190,13 @@ def test_aliases_and_lexicon_keys_that_are_everyday_words(kb: Path) -> None:
     assert all(i.level == ERROR for i in _issues(kb) if i.code == "common-alias")
 
 
+def test_offer_rules_are_checked_when_present(kb: Path) -> None:
+    (kb / "offers" / "flags.yml").write_text("flags: []\n", encoding="utf-8")
+    errors = [i for i in _issues(kb) if i.level == ERROR]
+    assert errors and all(i.code == "validate" for i in errors)
+    assert any("offers/" in i.message for i in errors)
+
+
 def test_an_everyday_word_kept_as_typed_is_allowed(kb: Path) -> None:
     # Mapping a word to itself stops the general slang table from rewriting it: no error.
     _edit(kb / "lexicon.yml", "  ga: tidak\n", "  ga: tidak\n  ko: ko\n")
