@@ -14,7 +14,7 @@ from tools.evaluation.cases import HANDOFF_ACTION, judge, load_cases
 ROOT = Path(__file__).resolve().parents[2]
 KB = load_knowledge(ROOT / "knowledge")
 # A message between two close topics (found with `kb`-style probing, checked in this test).
-UNCLEAR = "jamnya"
+UNCLEAR = "alamatnya"
 # CI places shared/ beside the clone; TEMAN_EVAL_SAMPLE points elsewhere if needed.
 SAMPLE = Path(os.environ.get("TEMAN_EVAL_SAMPLE", ROOT.parent / "shared" / "eval" / "sample.yml"))
 OWN_SETS = sorted((ROOT / "tests" / "eval_sets").glob("*.yml"))

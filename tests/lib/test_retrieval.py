@@ -7,7 +7,7 @@ import pytest
 from teman.decision import ANSWER, CLARIFY, EMPTY, OUT_OF_SCOPE, PLACE
 from tools.evaluation.loo import leave_one_out
 
-UNCLEAR = "jamnya"
+UNCLEAR = "alamatnya"
 
 
 def test_every_title_finds_its_entry(kb_assistant) -> None:
