@@ -16,14 +16,28 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import entity
-from teman.decision import ANSWER, ASK, CLARIFY, EMPTY, PLACE, Decision, get_assistant
+from teman.decision import (
+    ANSWER,
+    ASK,
+    CLARIFY,
+    EMPTY,
+    PLACE,
+    Assistant,
+    Decision,
+    get_assistant,
+)
 from teman.followup import PLACE_SLOT, TOPIC_SLOT, Context, FollowUps
 from teman.knowledge.loader import Entry, Office, Place
 
 
 @lru_cache(maxsize=1)
+def _follow_ups_of(assistant: Assistant) -> FollowUps:
+    return FollowUps(assistant)
+
+
 def follow_ups() -> FollowUps:
-    return FollowUps(get_assistant())
+    """Follow-ups over the current assistant: a live reload (`kb build`) swaps it."""
+    return _follow_ups_of(get_assistant())
 
 
 def _answer(dispatcher: CollectingDispatcher, entry: Entry, hotline: bool) -> None:

@@ -151,6 +151,8 @@ class FollowUps:
         norm = self.assistant.read(text)
         if norm is None or not norm.tokens or len(norm.tokens) > self.settings.followup_max_tokens:
             return own
+        if own.kind == ANSWER and norm.text in self.assistant.searcher.exact:
+            return own  # an entry's own words (a suggestion button, a title): that entry
         named = self.assistant.places.find(norm)
         topic = self.topic_entry(context)
         on_offices = context.topic == PLACE_TOPIC or self.about_offices(topic)

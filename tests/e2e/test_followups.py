@@ -29,7 +29,7 @@ def answered_topic(reply: str) -> str:
 
 
 def test_a_loan_question_then_what_to_bring(stack) -> None:
-    follow_up = "kalau mau ajukan, bawa berkas apa?"
+    follow_up = "kalau mau urus, bawa berkas apa?"
     assert answered_topic(stack.reply_text(sender(), follow_up)) != "kur"
     s = sender()
     assert answered_topic(stack.reply_text(s, LOAN)) == "kur"

@@ -81,6 +81,18 @@ def test_a_place_in_an_unrelated_request_is_no_office_question(
     assert followups.resolve(text, own, Context(topic=topic)) is own
 
 
+def test_an_office_entry_title_is_that_entry_not_its_place(kb_assistant, followups) -> None:
+    # A suggestion button sends an entry's title; a title naming a place stays that entry.
+    entry = kb_assistant.entry("ltsa-kota-kupang")
+    assert entry is not None and kb_assistant.places.find(kb_assistant.read(entry.title))
+    parse = kb_assistant.parse(entry.title)
+    own = followups.standalone(
+        parse["intent"]["name"], parse["entities"], parse["intent"]["confidence"]
+    )
+    read = followups.resolve(entry.title, own, Context(topic="tempat-daftar"))
+    assert read.kind == ANSWER and read.entry == entry
+
+
 def test_a_place_alone_gets_its_office(kb_assistant, followups) -> None:
     text = "sa org Ngada"
     parse = kb_assistant.parse(text)
