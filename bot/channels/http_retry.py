@@ -56,19 +56,20 @@ def _retry_after(headers: Any, policy: RetryPolicy) -> float | None:
         return None
 
 
-class HttpSender:
-    """Lazily-created aiohttp session bound to the running loop, plus retrying POST."""
+class LoopSession:
+    """An aiohttp session created lazily and bound to the running event loop (a new loop,
+    as in tests or after a restart of the server, gets a new session)."""
 
-    def __init__(self, policy: RetryPolicy | None = None) -> None:
-        self.policy = policy or RetryPolicy()
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def _get_session(self) -> aiohttp.ClientSession:
+    async def get(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.policy.timeout)
+                timeout=aiohttp.ClientTimeout(total=self.timeout)
             )
             self._loop = loop
         return self._session
@@ -77,6 +78,20 @@ class HttpSender:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+
+
+class HttpSender:
+    """A loop-bound aiohttp session plus retrying POST."""
+
+    def __init__(self, policy: RetryPolicy | None = None) -> None:
+        self.policy = policy or RetryPolicy()
+        self._http = LoopSession(self.policy.timeout)
+
+    async def _get_session(self) -> aiohttp.ClientSession:
+        return await self._http.get()
+
+    async def close(self) -> None:
+        await self._http.close()
 
     async def post(
         self,

@@ -19,6 +19,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.channels.http_retry import LoopSession
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
@@ -86,21 +88,13 @@ class ImageReader:
         self.url = (url or service_url()) + "/ocr"
         self.token = token if token is not None else os.environ.get("TEMAN_SERVICE_TOKEN", "")
         self.max_bytes = max_bytes or max_image_bytes()
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._http = LoopSession(OCR_TIMEOUT_SECONDS)
 
     async def session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=OCR_TIMEOUT_SECONDS))
-            self._loop = loop
-        return self._session
+        return await self._http.get()
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        await self._http.close()
 
     async def read(self, data: bytes, caption: str = "") -> ImageText:
         caption = (caption or "").strip()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,22 +30,11 @@ if str(ROOT) not in sys.path:
 
 from tests.support.channel_env import SENDER_ID_KEY, TWILIO, WHATSAPP  # noqa: E402
 from tests.support.fake_hotline import FakeHotline  # noqa: E402
+from tests.support.net import free_port, port_open  # noqa: E402,F401
 from tests.support.smtp_server import LocalSmtp  # noqa: E402
 from tests.support.threaded_graph import ThreadedFakeGraph  # noqa: E402
 
 API_TOKEN = "e2e-" + os.urandom(8).hex()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @dataclass

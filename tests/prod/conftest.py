@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -35,6 +34,7 @@ if str(ROOT) not in sys.path:
 
 from tests.support.channel_env import SENDER_ID_KEY, TWILIO, WHATSAPP  # noqa: E402
 from tests.support.fake_hotline import FakeHotline  # noqa: E402
+from tests.support.net import free_port, port_open  # noqa: E402
 from tests.support.threaded_graph import ThreadedFakeGraph  # noqa: E402
 
 POSTGRES = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -42,18 +42,6 @@ REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 API_TOKEN = "prod-" + uuid.uuid4().hex[:16]
 REPLICAS = 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _service_problems() -> list[str]:
