@@ -31,3 +31,44 @@ wait_for_http() {
         sleep 0.5
     done
 }
+
+# stop_pids TAG TRIES PID...: TERM the processes, wait up to TRIES quarter-seconds for them
+# to exit, then KILL what is left.
+stop_pids() {
+    local tag="$1" tries="$2" alive p
+    shift 2
+    [ "$#" -gt 0 ] || return 0
+    echo "[$tag] stopping ..." >&2
+    kill -TERM "$@" 2>/dev/null || true
+    for _ in $(seq 1 "$tries"); do
+        alive=0
+        for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.25
+    done
+    kill -KILL "$@" 2>/dev/null || true
+    wait 2>/dev/null || true
+    echo "[$tag] stopped" >&2
+}
+
+# write_credentials TAG FILE: Rasa's credentials file with the REST and demo-page channels,
+# and WhatsApp / Twilio only when all their variables (and SENDER_ID_KEY) are set.
+write_credentials() {
+    local tag="$1" file="$2"
+    {
+        echo "bot.channels.rest.SafeRestInput: {}"
+        echo "bot.channels.demo_page.DemoPageInput: {}"
+        # The messaging channels key trackers by a keyed hash of the number: SENDER_ID_KEY.
+        if [ -n "${WHATSAPP_VERIFY_TOKEN:-}" ] && [ -n "${WHATSAPP_APP_SECRET:-}" ] \
+            && [ -n "${SENDER_ID_KEY:-}" ] && [ -n "${WHATSAPP_ACCESS_TOKEN:-}" ] \
+            && [ -n "${WHATSAPP_PHONE_NUMBER_ID:-}" ]; then
+            echo "bot.channels.whatsapp.WhatsAppInput: {}"
+            echo "[$tag] WhatsApp Cloud API channel enabled" >&2
+        fi
+        if [ -n "${TWILIO_ACCOUNT_SID:-}" ] && [ -n "${TWILIO_AUTH_TOKEN:-}" ] \
+            && [ -n "${TWILIO_WHATSAPP_NUMBER:-}" ] && [ -n "${SENDER_ID_KEY:-}" ]; then
+            echo "bot.channels.twilio_signed.TwilioSignedInput: {}"
+            echo "[$tag] Twilio WhatsApp channel enabled" >&2
+        fi
+    } > "$file"
+}

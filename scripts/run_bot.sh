@@ -31,21 +31,7 @@ t_train=$(elapsed "$t2")
 
 # Runtime channel and endpoint files: optional channels only when configured.
 creds="$RUN_DIR/credentials.yml"
-{
-    echo "bot.channels.rest.SafeRestInput: {}"
-    echo "bot.channels.demo_page.DemoPageInput: {}"
-    # The messaging channels key trackers by a keyed hash of the number: SENDER_ID_KEY.
-    if [ -n "${WHATSAPP_VERIFY_TOKEN:-}" ] && [ -n "${WHATSAPP_APP_SECRET:-}" ] && [ -n "${SENDER_ID_KEY:-}" ] \
-        && [ -n "${WHATSAPP_ACCESS_TOKEN:-}" ] && [ -n "${WHATSAPP_PHONE_NUMBER_ID:-}" ]; then
-        echo "bot.channels.whatsapp.WhatsAppInput: {}"
-        echo "[run] WhatsApp Cloud API channel enabled" >&2
-    fi
-    if [ -n "${TWILIO_ACCOUNT_SID:-}" ] && [ -n "${TWILIO_AUTH_TOKEN:-}" ] && [ -n "${TWILIO_WHATSAPP_NUMBER:-}" ] \
-        && [ -n "${SENDER_ID_KEY:-}" ]; then
-        echo "bot.channels.twilio_signed.TwilioSignedInput: {}"
-        echo "[run] Twilio WhatsApp channel enabled" >&2
-    fi
-} > "$creds"
+write_credentials run "$creds"
 if { [ -n "${WHATSAPP_APP_SECRET:-}" ] || [ -n "${TWILIO_AUTH_TOKEN:-}" ]; } && [ -z "${SENDER_ID_KEY:-}" ]; then
     echo "[run] WhatsApp/Twilio variables found but SENDER_ID_KEY is not set: those channels stay off" >&2
     echo "[run] (it keys conversations by a hash of the number; see docs/channels.md)" >&2
@@ -80,19 +66,7 @@ pids=()
 cleanup() {
     trap - INT TERM EXIT
     rm -f "$RUN_DIR/admin.json"
-    if [ "${#pids[@]}" -gt 0 ]; then
-        echo "[run] stopping ..." >&2
-        kill -TERM "${pids[@]}" 2>/dev/null || true
-        for _ in $(seq 1 40); do
-            alive=0
-            for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-            [ "$alive" = 0 ] && break
-            sleep 0.25
-        done
-        kill -KILL "${pids[@]}" 2>/dev/null || true
-        wait 2>/dev/null || true
-        echo "[run] stopped" >&2
-    fi
+    if [ "${#pids[@]}" -gt 0 ]; then stop_pids run 40 "${pids[@]}"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT

@@ -50,20 +50,7 @@ echo "[run] checking the search index (a first build fine-tunes the encoder: min
 
 # Channels, as in run_bot.sh.
 creds="$RUN_DIR/credentials.yml"
-{
-    echo "bot.channels.rest.SafeRestInput: {}"
-    echo "bot.channels.demo_page.DemoPageInput: {}"
-    if [ -n "${WHATSAPP_VERIFY_TOKEN:-}" ] && [ -n "${WHATSAPP_APP_SECRET:-}" ] && [ -n "${SENDER_ID_KEY:-}" ] \
-        && [ -n "${WHATSAPP_ACCESS_TOKEN:-}" ] && [ -n "${WHATSAPP_PHONE_NUMBER_ID:-}" ]; then
-        echo "bot.channels.whatsapp.WhatsAppInput: {}"
-        echo "[prod] WhatsApp Cloud API channel enabled" >&2
-    fi
-    if [ -n "${TWILIO_ACCOUNT_SID:-}" ] && [ -n "${TWILIO_AUTH_TOKEN:-}" ] && [ -n "${TWILIO_WHATSAPP_NUMBER:-}" ] \
-        && [ -n "${SENDER_ID_KEY:-}" ]; then
-        echo "bot.channels.twilio_signed.TwilioSignedInput: {}"
-        echo "[prod] Twilio WhatsApp channel enabled" >&2
-    fi
-} > "$creds"
+write_credentials prod "$creds"
 
 # Every replica shares the sender map file (one machine) unless told otherwise.
 export SENDER_MAP_PATH="${SENDER_MAP_PATH:-$RUN_DIR/sender_map.db}"
@@ -134,19 +121,7 @@ cleanup() {
     stopping=1
     local pids=()
     for n in "${!pid_of[@]}"; do pids+=("${pid_of[$n]}"); done
-    if [ "${#pids[@]}" -gt 0 ]; then
-        echo "[prod] stopping ..." >&2
-        kill -TERM "${pids[@]}" 2>/dev/null || true
-        for _ in $(seq 1 60); do
-            alive=0
-            for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-            [ "$alive" = 0 ] && break
-            sleep 0.25
-        done
-        kill -KILL "${pids[@]}" 2>/dev/null || true
-        wait 2>/dev/null || true
-        echo "[prod] stopped" >&2
-    fi
+    if [ "${#pids[@]}" -gt 0 ]; then stop_pids prod 60 "${pids[@]}"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT

@@ -7,14 +7,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import sqlite3
 import time
 import urllib.parse
 import urllib.request
 import uuid
 
-from tests.support.channel_env import TWILIO, WHATSAPP
+from tests.support.channel_env import TWILIO
+from tests.support.whatsapp_payload import signed_headers, webhook_body
 from tools.evaluation.cases import HANDOFF_ACTION
 
 REPORT = "kakak sa di malaysia, paspornya ditahan majikan"
@@ -27,23 +27,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
 
 
 def whatsapp_text(stack, number: str, text: str) -> None:
-    payload = {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"phone_number_id": WHATSAPP["WHATSAPP_PHONE_NUMBER_ID"]},
-            "contacts": [{"wa_id": number, "profile": {"name": "Test"}}],
-            "messages": [{"from": number, "id": f"wamid.{uuid.uuid4().hex}",
-                          "timestamp": str(int(time.time())), "type": "text",
-                          "text": {"body": text}}],
-        }}]}],
-    }
-    body = json.dumps(payload).encode()
-    signature = hmac.new(WHATSAPP["WHATSAPP_APP_SECRET"].encode(), body, hashlib.sha256)
-    status = post(f"{stack.rasa_url}/webhooks/whatsapp/webhook", body, {
-        "Content-Type": "application/json",
-        "X-Hub-Signature-256": "sha256=" + signature.hexdigest(),
-    })
+    body = webhook_body(number, "text", {"body": text})
+    status = post(f"{stack.rasa_url}/webhooks/whatsapp/webhook", body, signed_headers(body))
     assert status == 200
 
 

@@ -5,17 +5,13 @@ check in Rasa, and the reply listing the red flags sent back to the fake API."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
-import json
-import time
 import urllib.request
 import uuid
 
 from PIL import Image, ImageDraw, ImageFont
 
-from tests.support.channel_env import WHATSAPP
+from tests.support.whatsapp_payload import signed_headers, webhook_body
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 # Our own advert, written for this test (the evaluation adverts are never used in tests).
@@ -40,23 +36,9 @@ def picture(lines: list[str]) -> bytes:
 
 
 def whatsapp_image(stack, number: str, media_id: str) -> None:
-    payload = {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"phone_number_id": WHATSAPP["WHATSAPP_PHONE_NUMBER_ID"]},
-            "contacts": [{"wa_id": number, "profile": {"name": "Test"}}],
-            "messages": [{"from": number, "id": f"wamid.{uuid.uuid4().hex}",
-                          "timestamp": str(int(time.time())), "type": "image",
-                          "image": {"id": media_id, "mime_type": "image/jpeg"}}],
-        }}]}],
-    }
-    body = json.dumps(payload).encode()
-    signature = hmac.new(WHATSAPP["WHATSAPP_APP_SECRET"].encode(), body, hashlib.sha256)
+    body = webhook_body(number, "image", {"id": media_id, "mime_type": "image/jpeg"})
     request = urllib.request.Request(
-        f"{stack.rasa_url}/webhooks/whatsapp/webhook", data=body,
-        headers={"Content-Type": "application/json",
-                 "X-Hub-Signature-256": "sha256=" + signature.hexdigest()})
+        f"{stack.rasa_url}/webhooks/whatsapp/webhook", data=body, headers=signed_headers(body))
     with urllib.request.urlopen(request, timeout=60) as response:
         assert response.status == 200
 

@@ -36,6 +36,7 @@ from tests.support.channel_env import SENDER_ID_KEY, TWILIO, WHATSAPP  # noqa: E
 from tests.support.fake_hotline import FakeHotline  # noqa: E402
 from tests.support.net import free_port, port_open  # noqa: E402
 from tests.support.threaded_graph import ThreadedFakeGraph  # noqa: E402
+from tests.support.whatsapp_payload import webhook_body  # noqa: E402
 
 POSTGRES = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -282,18 +283,7 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prod]:
 
 # -- messaging helpers ------------------------------------------------------------------
 def whatsapp_body(number: str, text: str, wamid: str | None = None) -> bytes:
-    payload = {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"phone_number_id": WHATSAPP["WHATSAPP_PHONE_NUMBER_ID"]},
-            "contacts": [{"wa_id": number, "profile": {"name": "Test"}}],
-            "messages": [{"from": number, "id": wamid or f"wamid.{uuid.uuid4().hex}",
-                          "timestamp": str(int(time.time())), "type": "text",
-                          "text": {"body": text}}],
-        }}]}],
-    }
-    return json.dumps(payload).encode()
+    return webhook_body(number, "text", {"body": text}, wamid)
 
 
 def whatsapp_signature(body: bytes) -> str:
