@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.support.certs import make_certificate  # noqa: E402
 from tests.support.channel_env import SENDER_ID_KEY, TWILIO, WHATSAPP  # noqa: E402
 from tests.support.fake_hotline import FakeHotline  # noqa: E402
 from tests.support.net import free_port, port_open  # noqa: E402
@@ -84,17 +85,6 @@ def _admin(sql: str) -> None:
     with engine.connect() as conn:
         conn.exec_driver_sql(sql)
     engine.dispose()
-
-
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "test.crt", directory / "test.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
-    return cert, key
 
 
 @dataclass
@@ -213,7 +203,7 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prod]:
     database_url = POSTGRES.rsplit("/", 1)[0] + f"/{db}"
     prefix, inbound, events, exchange = f"t{tag}", f"t{tag}.inbound", f"t{tag}.events", \
         f"t{tag}-exchange"
-    cert, key = _self_signed(run_dir)
+    cert, key = make_certificate(run_dir)
     nginx_port, action_port = free_port(), free_port()
     rasa_base = free_port()
     while not all(not port_open(rasa_base + i) for i in range(REPLICAS)):

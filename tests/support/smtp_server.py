@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -21,17 +20,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-
-def make_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 / localhost: (cert, key)."""
-    cert, key = folder / "smtp-cert.pem", folder / "smtp-key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
-    return cert, key
+from tests.support.certs import make_certificate
 
 
 def _free_port() -> int:
@@ -75,7 +64,7 @@ class LocalSmtp:
     """STARTTLS + AUTH SMTP server on 127.0.0.1; use as a context manager."""
 
     def __init__(self, folder: Path, username: str = "teman", password: str = "rahasia-smtp"):
-        self.cert, self.key = make_certificate(folder)
+        self.cert, self.key = make_certificate(folder, "smtp")
         self.username, self.password = username, password
         self.port = _free_port()
         self.lock = threading.Lock()
