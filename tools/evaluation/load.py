@@ -55,6 +55,20 @@ def rss_mb(pids: list[int]) -> float:
     return total_kb / 1024
 
 
+async def _timed_post(session: aiohttp.ClientSession, url: str, body: dict[str, str],
+                      latencies: list[float]) -> bool:
+    """One REST message; its latency (ms) is appended; True when the bot answered 200."""
+    start = time.perf_counter()
+    try:
+        async with session.post(f"{url}/webhooks/rest/webhook", json=body) as resp:
+            await resp.read()
+            ok = resp.status == 200
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        ok = False
+    latencies.append((time.perf_counter() - start) * 1000)
+    return ok
+
+
 async def run(url: str, count: int, concurrency: int) -> tuple[float, list[float], int]:
     latencies: list[float] = []
     errors = 0
@@ -68,15 +82,8 @@ async def run(url: str, count: int, concurrency: int) -> tuple[float, list[float
                 "message": MESSAGES[i % len(MESSAGES)],
             }
             async with semaphore:
-                start = time.perf_counter()
-                try:
-                    async with session.post(f"{url}/webhooks/rest/webhook", json=body) as resp:
-                        await resp.read()
-                        if resp.status != 200:
-                            errors += 1
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                if not await _timed_post(session, url, body, latencies):
                     errors += 1
-                latencies.append((time.perf_counter() - start) * 1000)
 
         start = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(count)))
@@ -97,15 +104,8 @@ async def conversations(url: str, count: int, turns: int, ssl_context: Any
             sender = f"load-{uuid.uuid4().hex[:10]}"
             for t in range(turns):
                 body = {"sender": sender, "message": MESSAGES[(c + t) % len(MESSAGES)]}
-                start = time.perf_counter()
-                try:
-                    async with session.post(f"{url}/webhooks/rest/webhook", json=body) as r:
-                        await r.read()
-                        if r.status != 200:
-                            errors += 1
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                if not await _timed_post(session, url, body, latencies):
                     errors += 1
-                latencies.append((time.perf_counter() - start) * 1000)
 
         start = time.perf_counter()
         await asyncio.gather(*(conversation(c) for c in range(count)))
